@@ -1,0 +1,192 @@
+package hangup
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Guard cancels requests whose clients went away and keeps the books on
+// them. Create one with Install (the whole server, every case) or New plus
+// Guard.Handler (middleware only, what net/http detects).
+type Guard struct {
+	cfg config
+	srv *http.Server // set by Install
+
+	requests atomic.Uint64
+	inFlight atomic.Int64
+	gone     [numPhases]atomic.Uint64
+	detached atomic.Int64 // MustFinish requests running after their client left
+	detachWG sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[net.Conn]*conn // guarded by mu; connections seen by ConnContext
+}
+
+// Stats is a snapshot of a Guard's counters.
+type Stats struct {
+	Requests uint64 // requests seen
+	InFlight int64  // requests whose handler is running
+	// Gone counts requests whose client went away, indexed by Phase.
+	Gone     [numPhases]uint64
+	Detached int64 // MustFinish requests still running after their client left
+	Conns    int   // connections the Guard currently tracks
+	Watched  int   // of those, connections watched by the kernel-event watcher
+}
+
+// GoneTotal is the number of requests whose client went away, in any phase.
+func (s Stats) GoneTotal() uint64 {
+	var n uint64
+	for _, v := range s.Gone {
+		n += v
+	}
+	return n
+}
+
+// New returns a Guard that is not yet installed on a server: use its Handler
+// as middleware, or call Install instead.
+func New(opts ...Option) *Guard {
+	return &Guard{cfg: newConfig(opts), conns: make(map[net.Conn]*conn)}
+}
+
+// Install wires srv so that every request's context is cancelled with cause
+// ErrClientGone the moment its client goes away, and returns the Guard that
+// does it. It chains, never replaces, the ConnContext, ConnState and Handler
+// that srv already has (a nil Handler means http.DefaultServeMux), so call it
+// after setting them and before serving.
+func Install(srv *http.Server, opts ...Option) *Guard {
+	g := New(opts...)
+	g.srv = srv
+	userConnContext := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
+		if userConnContext != nil {
+			ctx = userConnContext(ctx, nc)
+		}
+		return g.track(ctx, nc)
+	}
+	userConnState := srv.ConnState
+	srv.ConnState = func(nc net.Conn, s http.ConnState) {
+		if s == http.StateHijacked || s == http.StateClosed {
+			// As in the CloseNotifier commit: once hijacked, the conn is
+			// the handler's, and a close is no longer news for us.
+			g.untrack(nc)
+		}
+		if userConnState != nil {
+			userConnState(nc, s)
+		}
+	}
+	h := srv.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	srv.Handler = g.Handler(h)
+	return g
+}
+
+// Handler returns h wrapped so that each request's context is cancelled with
+// cause ErrClientGone when its client goes away, and the request is counted,
+// reported and logged.
+//
+// Used on a server that Install wired, it detects every case. Used alone, as
+// plain middleware, it sees only what net/http reports: a client that left
+// after the request body was read to EOF (GET and other bodiless requests
+// included) and HTTP/2 stream resets and connection loss; it cannot see a
+// client that leaves while the body is still unread, and it cannot tell a
+// half-close from a close. Everything else (Gone, Departed, MustFinish, the
+// 499 log and the hook) works the same.
+func (g *Guard) Handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.serve(w, r, h)
+	})
+}
+
+// Stats returns a snapshot of the Guard's counters.
+func (g *Guard) Stats() Stats {
+	s := Stats{
+		Requests: g.requests.Load(),
+		InFlight: g.inFlight.Load(),
+		Detached: g.detached.Load(),
+	}
+	for i := range s.Gone {
+		s.Gone[i] = g.gone[i].Load()
+	}
+	g.mu.Lock()
+	s.Conns = len(g.conns)
+	for _, c := range g.conns {
+		if c.watched {
+			s.Watched++
+		}
+	}
+	g.mu.Unlock()
+	return s
+}
+
+// Shutdown shuts the installed server down gracefully (http.Server.Shutdown)
+// and then waits for MustFinish work that is still running after its client
+// left, until ctx is done. Without Install it only waits.
+func (g *Guard) Shutdown(ctx context.Context) error {
+	var err error
+	if g.srv != nil {
+		err = g.srv.Shutdown(ctx)
+	}
+	done := make(chan struct{})
+	go func() {
+		g.detachWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		return errors.Join(err, context.Cause(ctx))
+	}
+}
+
+func (g *Guard) acquireDetach() bool {
+	for {
+		n := g.detached.Load()
+		if n >= int64(g.cfg.detachLimit) {
+			return false
+		}
+		if g.detached.CompareAndSwap(n, n+1) {
+			g.detachWG.Add(1)
+			return true
+		}
+	}
+}
+
+func (g *Guard) releaseDetach() {
+	g.detached.Add(-1)
+	g.detachWG.Done()
+}
+
+type connKey struct{}
+
+// track registers a new connection; it runs in ConnContext, in the accept loop.
+func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {
+	c := &conn{cfg: &g.cfg, nc: nc}
+	c.base = context.WithValue(ctx, connKey{}, c)
+	c.setSockopts()
+	c.watched = watch(c)
+	g.mu.Lock()
+	g.conns[nc] = c
+	g.mu.Unlock()
+	return c.base
+}
+
+func (g *Guard) untrack(nc net.Conn) {
+	g.mu.Lock()
+	c := g.conns[nc]
+	delete(g.conns, nc)
+	g.mu.Unlock()
+	if c != nil && c.watched {
+		unwatch(c)
+	}
+}
+
+// now is time.Now, a variable only so that reading the clock stays in one place.
+var now = time.Now

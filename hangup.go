@@ -1,0 +1,179 @@
+// Package hangup cancels a request's context the moment its client goes away,
+// in every case, including the ones net/http misses.
+//
+// net/http cancels r.Context() when a client disconnects only once the
+// request body has been read to EOF: an upload handler that first checks
+// auth, quota or a database keeps working for a client that is long gone
+// (golang/go#23262). Install wires an *http.Server so that every request's
+// context is cancelled with cause ErrClientGone as soon as the kernel reports
+// the client's FIN or RST, whatever the handler is doing:
+//
+//	srv := &http.Server{Addr: ":8080", Handler: mux}
+//	hangup.Install(srv)
+//	srv.ListenAndServe()
+//
+//	// in a handler:
+//	rows, err := db.QueryContext(r.Context(), heavyQuery)
+//	if errors.Is(context.Cause(r.Context()), hangup.ErrClientGone) { ... }
+//
+// On Linux one shared epoll instance watches every connection for
+// EPOLLRDHUP, EPOLLHUP and EPOLLERR: no goroutine per connection, no polling
+// and no read of bytes that belong to the next request. On other systems, and
+// for connections whose file descriptor cannot be reached, hangup falls back
+// to what net/http detects (see Guard.Handler).
+package hangup
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrClientGone is the cause (see context.Cause) of a request context that
+// hangup cancelled because its client went away. The cause itself is a
+// *GoneError that tells when and in which phase; test it with errors.Is.
+var ErrClientGone = errors.New("hangup: client went away")
+
+// ErrDetachTimeout is part of the cause of a MustFinish request that kept
+// running after its client left for longer than its deadline. Such a cause
+// also matches ErrClientGone.
+var ErrDetachTimeout = errors.New("hangup: work kept running after the client left and ran past its MustFinish deadline")
+
+// ErrDetachLimit is part of the cause of a MustFinish request that was
+// cancelled anyway because the cap on detached work (WithDetachLimit) was
+// reached. Such a cause also matches ErrClientGone.
+var ErrDetachLimit = errors.New("hangup: too much detached work running; raise WithDetachLimit if this work must finish")
+
+// Phase says what a request was doing when its client went away.
+type Phase uint8
+
+const (
+	// PhaseNone means the client has not gone away.
+	PhaseNone Phase = iota
+	// PhaseBeforeHandler: the client left before the handler started; the
+	// handler is not called.
+	PhaseBeforeHandler
+	// PhaseReadingBody: the handler had started reading the request body
+	// and had not reached its end.
+	PhaseReadingBody
+	// PhaseHandler: the handler was running and had neither written a
+	// response nor was it in the middle of reading the body.
+	PhaseHandler
+	// PhaseWritingResponse: the handler had started writing the response.
+	PhaseWritingResponse
+
+	numPhases
+)
+
+// Phases lists every phase in which a client can leave, in request order.
+var Phases = []Phase{PhaseBeforeHandler, PhaseReadingBody, PhaseHandler, PhaseWritingResponse}
+
+var phaseNames = [numPhases]string{"none", "before_handler", "reading_body", "handler", "writing_response"}
+
+// String returns the phase's name as used in metrics labels and logs.
+func (p Phase) String() string {
+	if p < numPhases {
+		return phaseNames[p]
+	}
+	return "unknown"
+}
+
+// Reason says how hangup learned that the client went away.
+type Reason uint8
+
+const (
+	// ReasonNone means the client has not gone away.
+	ReasonNone Reason = iota
+	// ReasonClosed: the client closed its side of the connection (TCP FIN).
+	// A full close and a half-close look the same here; see HalfCloseWaits.
+	ReasonClosed
+	// ReasonReset: the connection was reset (TCP RST).
+	ReasonReset
+	// ReasonTimeout: the peer vanished; TCP keepalive or TCP_USER_TIMEOUT
+	// gave up on it.
+	ReasonTimeout
+	// ReasonStreamReset: net/http's HTTP/2 server cancelled the stream (the
+	// client reset it, or the connection was lost).
+	ReasonStreamReset
+	// ReasonNetHTTP: net/http cancelled the request context on its own; the
+	// fallback where hangup does not watch the connection.
+	ReasonNetHTTP
+)
+
+var reasonNames = [...]string{"none", "closed", "reset", "timeout", "stream_reset", "net_http"}
+
+// String returns the reason's name as used in logs.
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Departure records that a client went away.
+type Departure struct {
+	At     time.Time // when hangup learned of it
+	Phase  Phase
+	Reason Reason
+}
+
+// GoneError is the cause of a context that hangup cancelled because the
+// client went away. errors.Is(err, ErrClientGone) reports true for it.
+type GoneError struct {
+	Departure
+}
+
+func (e *GoneError) Error() string {
+	return "hangup: client went away (" + e.Reason.String() + ") in phase " + e.Phase.String()
+}
+
+// Is reports whether target is ErrClientGone.
+func (e *GoneError) Is(target error) bool { return target == ErrClientGone }
+
+// Gone returns a channel that is closed when the client of the request that
+// ctx belongs to goes away, like the old http.CloseNotifier. Unlike
+// ctx.Done(), it also fires for MustFinish requests, whose context stays
+// alive after the client left. For a context that hangup does not guard, Gone
+// returns ctx.Done().
+func Gone(ctx context.Context) <-chan struct{} {
+	st := stateFrom(ctx)
+	if st == nil {
+		return ctx.Done()
+	}
+	return st.goneChan()
+}
+
+// Departed reports whether the client of the request that ctx belongs to has
+// gone away, and when and in which phase. It reports false for a context that
+// hangup does not guard.
+func Departed(ctx context.Context) (Departure, bool) {
+	st := stateFrom(ctx)
+	if st == nil {
+		return Departure{}, false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.departure, st.departure.Reason != ReasonNone
+}
+
+// Report describes one abandoned request: a request whose client went away
+// before its handler returned. It is passed to the OnAbandon hook once the
+// handler has returned.
+type Report struct {
+	Departure
+	Method     string
+	Path       string
+	Route      string // the ServeMux pattern that matched, if any
+	Proto      string
+	RemoteAddr string
+	Start      time.Time
+	// Elapsed is the time from the request's start to its handler's return.
+	Elapsed time.Duration
+	// StoppedAfter is how long the handler kept running after the client
+	// left: the work hangup could not stop any sooner.
+	StoppedAfter time.Duration
+	BytesIn      int64 // request body bytes the handler read
+	BytesOut     int64 // response body bytes the handler wrote
+	Status       int   // status the handler wrote, 0 if none
+	MustFinish   bool  // the request was allowed to finish (MustFinish)
+}

@@ -1,0 +1,31 @@
+package hangup
+
+import (
+	"net/http"
+	"time"
+)
+
+// MustFinish marks h as work that must finish even when its client goes away,
+// such as a payment or any write that must not stop half-way. When the client
+// leaves, the request's context is not cancelled; Gone and Departed still
+// report the departure. The work may then go on for at most deadline before
+// its context is cancelled with a cause matching ErrDetachTimeout, and only
+// while fewer than the Guard's detach limit (WithDetachLimit) of such requests
+// run at once; beyond the limit it is cancelled at once with a cause matching
+// ErrDetachLimit. Guard.Shutdown waits for such work.
+//
+// MustFinish needs a Guard in front of it (Install or Guard.Handler); without
+// one, h runs unchanged. It panics if deadline is not positive.
+func MustFinish(h http.Handler, deadline time.Duration) http.Handler {
+	if deadline <= 0 {
+		panic("hangup: MustFinish needs a positive deadline")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil {
+			st.mu.Lock()
+			st.mustFinish = deadline
+			st.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,304 @@
+package hangup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type stateKey struct{}
+
+// request is hangup's state for one request. One allocation holds it all:
+// the context handed to the handler, the wrappers of the ResponseWriter and
+// the body (pointer-shaped, so boxing them allocates nothing) and the copy of
+// the *http.Request that carries the new context.
+type request struct {
+	ctx    reqCtx
+	cancel context.CancelCauseFunc
+	g      *Guard
+	c      *conn // nil when hangup does not know the connection
+	req    http.Request
+	w      http.ResponseWriter
+	body   io.ReadCloser // the original body, when wrapped
+	start  time.Time
+
+	prev, next *request // the conn's active list, guarded by c.mu
+
+	progress atomic.Uint32
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+	status   atomic.Int32
+
+	mu          sync.Mutex
+	started     bool          // the handler was called
+	finished    bool          // the handler returned
+	departure   Departure     // set once, when the client goes away
+	goneCh      chan struct{} // made on demand by Gone
+	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
+	detached    bool          // holds a detach slot
+	detachTimer *time.Timer
+}
+
+const (
+	bodyStarted uint32 = 1 << iota
+	bodyEOF
+	wroteResponse
+)
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// reqCtx is the context handed to the handler. Cancellation comes from its
+// own cancelCtx, derived from the connection's context and not from the one
+// net/http made for the request: net/http cancels that one with a plain
+// context.Canceled (and on half-close), and whichever of net/http and the
+// watcher saw the FIN first would decide the cause. Values still come from
+// the request's own context as well.
+type reqCtx struct {
+	context.Context                 // the cancelCtx; answers Done, Err, Deadline and context.Cause
+	vals            context.Context // net/http's request context, for its values
+	st              *request
+}
+
+func (c *reqCtx) Value(key any) any {
+	if key == (stateKey{}) {
+		return c.st
+	}
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.vals.Value(key)
+}
+
+func (c *reqCtx) String() string { return "hangup.requestContext" }
+
+func stateFrom(ctx context.Context) *request {
+	st, _ := ctx.Value(stateKey{}).(*request)
+	return st
+}
+
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	c, _ := r.Context().Value(connKey{}).(*conn)
+	st := &request{g: g, c: c, w: w, start: now()}
+	var parent context.Context
+	var stop func() bool
+	if c != nil && c.watched {
+		parent = c.base
+	} else {
+		parent = context.WithoutCancel(r.Context())
+	}
+	if c == nil || !c.watched || r.ProtoMajor >= 2 {
+		// Not watched, or HTTP/2, where net/http sees stream resets that the
+		// socket never shows: turn net/http's cancellation into ours.
+		stop = context.AfterFunc(r.Context(), st.netHTTPCancelled)
+	}
+	cc, cancel := context.WithCancelCause(parent)
+	st.ctx = reqCtx{Context: cc, vals: r.Context(), st: st}
+	st.cancel = cancel
+	st.req = *r.WithContext(&st.ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		st.body = r.Body
+		st.req.Body = body{st}
+	}
+	g.requests.Add(1)
+	g.inFlight.Add(1)
+	defer st.finish(stop)
+
+	if c != nil {
+		if d, gone := c.attach(st); gone {
+			st.clientGone(d.Reason, d.At)
+		}
+	}
+	st.mu.Lock()
+	run := st.departure.Reason == ReasonNone
+	st.started = run
+	st.mu.Unlock()
+	if run {
+		h.ServeHTTP(st.writer(), &st.req)
+	}
+}
+
+// netHTTPCancelled runs when net/http cancels the request's own context.
+func (st *request) netHTTPCancelled() {
+	cause := context.Cause(st.ctx.vals)
+	if cause != context.Canceled {
+		// Someone else's deadline or cause (BaseContext, TimeoutHandler…):
+		// pass it on as it is.
+		st.cancel(cause)
+		return
+	}
+	reason := ReasonNetHTTP
+	if st.req.ProtoMajor >= 2 {
+		reason = ReasonStreamReset
+	}
+	st.clientGone(reason, now())
+}
+
+// phase tells what the request is doing; st.mu is held.
+func (st *request) phase() Phase {
+	p := st.progress.Load()
+	switch {
+	case !st.started:
+		return PhaseBeforeHandler
+	case p&wroteResponse != 0:
+		return PhaseWritingResponse
+	case p&bodyStarted != 0 && p&bodyEOF == 0:
+		return PhaseReadingBody
+	default:
+		return PhaseHandler
+	}
+}
+
+// clientGone records that the client left and cancels the request, unless it
+// must finish.
+func (st *request) clientGone(reason Reason, at time.Time) {
+	st.mu.Lock()
+	if st.finished || st.departure.Reason != ReasonNone {
+		st.mu.Unlock()
+		return
+	}
+	st.departure = Departure{At: at, Phase: st.phase(), Reason: reason}
+	if st.goneCh != nil {
+		close(st.goneCh)
+	}
+	cause := &GoneError{st.departure}
+	st.g.gone[cause.Phase].Add(1)
+	if st.mustFinish > 0 && st.started {
+		if st.g.acquireDetach() {
+			st.detached = true
+			st.detachTimer = time.AfterFunc(st.mustFinish, func() {
+				st.cancel(fmt.Errorf("%w: %w", ErrDetachTimeout, cause))
+			})
+			st.mu.Unlock()
+			return
+		}
+		st.mu.Unlock()
+		st.cancel(fmt.Errorf("%w: %w", ErrDetachLimit, cause))
+		return
+	}
+	st.mu.Unlock()
+	st.cancel(cause)
+}
+
+func (st *request) goneChan() <-chan struct{} {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.goneCh == nil {
+		if st.departure.Reason != ReasonNone {
+			return closedChan
+		}
+		st.goneCh = make(chan struct{})
+	}
+	return st.goneCh
+}
+
+func (st *request) finish(stop func() bool) {
+	if stop != nil {
+		stop()
+	}
+	if st.c != nil {
+		st.c.detach(st)
+	}
+	st.mu.Lock()
+	st.finished = true
+	d := st.departure
+	detached := st.detached
+	st.detached = false
+	if st.detachTimer != nil {
+		st.detachTimer.Stop()
+	}
+	mustFinish := st.mustFinish > 0
+	st.mu.Unlock()
+	if detached {
+		st.g.releaseDetach()
+	}
+	st.cancel(context.Canceled)
+	st.g.inFlight.Add(-1)
+
+	if d.Reason == ReasonNone && st.g.cfg.accessLog == nil {
+		return
+	}
+	end := now()
+	rep := Report{
+		Departure:  d,
+		Method:     st.req.Method,
+		Path:       st.req.URL.Path,
+		Route:      st.req.Pattern,
+		Proto:      st.req.Proto,
+		RemoteAddr: st.req.RemoteAddr,
+		Start:      st.start,
+		Elapsed:    end.Sub(st.start),
+		BytesIn:    st.bytesIn.Load(),
+		BytesOut:   st.bytesOut.Load(),
+		Status:     int(st.status.Load()),
+		MustFinish: mustFinish,
+	}
+	if d.Reason != ReasonNone {
+		rep.StoppedAfter = end.Sub(d.At)
+		if rep.StoppedAfter < 0 {
+			rep.StoppedAfter = 0
+		}
+		if f := st.g.cfg.onAbandon; f != nil {
+			f(rep)
+		}
+	}
+	if l := st.g.cfg.accessLog; l != nil {
+		logAccess(l, rep)
+	}
+}
+
+// StatusClientClosedRequest is nginx's status 499, logged for a request whose
+// client went away before its handler returned.
+const StatusClientClosedRequest = 499
+
+func logAccess(l *slog.Logger, rep Report) {
+	status := rep.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []slog.Attr{
+		slog.String("method", rep.Method),
+		slog.String("path", rep.Path),
+		slog.String("proto", rep.Proto),
+		slog.String("remote", rep.RemoteAddr),
+		slog.Int("status", status),
+		slog.Int64("bytes_in", rep.BytesIn),
+		slog.Int64("bytes_out", rep.BytesOut),
+		slog.Duration("duration", rep.Elapsed),
+	}
+	if rep.Reason != ReasonNone {
+		attrs[4] = slog.Int("status", StatusClientClosedRequest)
+		attrs = append(attrs,
+			slog.Int("handler_status", rep.Status),
+			slog.String("gone_phase", rep.Phase.String()),
+			slog.String("gone_reason", rep.Reason.String()),
+			slog.Duration("stopped_after", rep.StoppedAfter),
+		)
+	}
+	l.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+}
+
+// body wraps the request body to follow the reading phase and count bytes.
+type body struct{ st *request }
+
+func (b body) Read(p []byte) (int, error) {
+	st := b.st
+	if st.progress.Load()&bodyStarted == 0 {
+		st.progress.Or(bodyStarted)
+	}
+	n, err := st.body.Read(p)
+	if n > 0 {
+		st.bytesIn.Add(int64(n))
+	}
+	if errors.Is(err, io.EOF) {
+		st.progress.Or(bodyEOF)
+	}
+	return n, err
+}
+
+func (b body) Close() error { return b.st.body.Close() }
