@@ -21,6 +21,7 @@ type conn struct {
 	gone       bool
 	departure  Departure // why and when it went, if gone
 	halfClosed bool
+	onGone     func(Reason) // WatchConn's callback, instead of requests
 }
 
 // rawConn finds the socket under nc: *tls.Conn and other wrappers that
@@ -91,6 +92,9 @@ func (c *conn) hangup(reason Reason, halfOnly bool) (rearm bool) {
 	c.departure = Departure{At: at, Reason: reason}
 	for st := c.active; st != nil; st = st.next {
 		st.clientGone(reason, at)
+	}
+	if c.onGone != nil {
+		c.onGone(reason)
 	}
 	return false
 }

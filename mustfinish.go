@@ -1,6 +1,7 @@
 package hangup
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -21,11 +22,26 @@ func MustFinish(h http.Handler, deadline time.Duration) http.Handler {
 		panic("hangup: MustFinish needs a positive deadline")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st := stateFrom(r.Context()); st != nil {
-			st.mu.Lock()
-			st.mustFinish = deadline
-			st.mu.Unlock()
-		}
+		SetMustFinish(r.Context(), deadline)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// SetMustFinish gives the request that ctx belongs to the MustFinish policy
+// with the given deadline, for frameworks whose middleware sees a context
+// rather than an http.Handler. It reports false when ctx is not guarded by
+// hangup or the client already left (the work has not started: nothing to
+// finish).
+func SetMustFinish(ctx context.Context, deadline time.Duration) bool {
+	st := stateFrom(ctx)
+	if st == nil || deadline <= 0 {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.departure.Reason != ReasonNone {
+		return false
+	}
+	st.mustFinish = deadline
+	return true
 }

@@ -92,11 +92,6 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	} else {
 		parent = context.WithoutCancel(r.Context())
 	}
-	if c == nil || !c.watched || r.ProtoMajor >= 2 {
-		// Not watched, or HTTP/2, where net/http sees stream resets that the
-		// socket never shows: turn net/http's cancellation into ours.
-		stop = context.AfterFunc(r.Context(), st.netHTTPCancelled)
-	}
 	cc, cancel := context.WithCancelCause(parent)
 	st.ctx = reqCtx{Context: cc, vals: r.Context(), st: st}
 	st.cancel = cancel
@@ -104,6 +99,11 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	if r.Body != nil && r.Body != http.NoBody {
 		st.body = r.Body
 		st.req.Body = body{st}
+	}
+	if c == nil || !c.watched || r.ProtoMajor >= 2 {
+		// Not watched, or HTTP/2, where net/http sees stream resets that the
+		// socket never shows: turn net/http's cancellation into ours.
+		stop = context.AfterFunc(r.Context(), st.netHTTPCancelled)
 	}
 	g.requests.Add(1)
 	g.inFlight.Add(1)
@@ -118,9 +118,12 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	run := st.departure.Reason == ReasonNone
 	st.started = run
 	st.mu.Unlock()
-	if run {
-		h.ServeHTTP(st.writer(), &st.req)
+	if !run {
+		// Nobody is waiting: answer nothing, not an empty 200. net/http
+		// closes the connection (HTTP/2: resets the stream) without logging.
+		panic(http.ErrAbortHandler)
 	}
+	h.ServeHTTP(st.writer(), &st.req)
 }
 
 // netHTTPCancelled runs when net/http cancels the request's own context.
@@ -133,7 +136,7 @@ func (st *request) netHTTPCancelled() {
 		return
 	}
 	reason := ReasonNetHTTP
-	if st.req.ProtoMajor >= 2 {
+	if st.req.ProtoMajor >= 2 { // written before the AfterFunc was set
 		reason = ReasonStreamReset
 	}
 	st.clientGone(reason, now())

@@ -1,0 +1,102 @@
+package hangup_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"github.com/hangup-dev/hangup"
+)
+
+// Install a Guard on a server: every request's context is then cancelled
+// with cause ErrClientGone when its client leaves, even while its body is
+// unread.
+func ExampleInstall() {
+	done := make(chan string, 1)
+	entered := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-r.Context().Done() // a query, an upstream call… stops here
+		d, _ := hangup.Departed(r.Context())
+		done <- fmt.Sprintf("gone: %v, phase %v", errors.Is(context.Cause(r.Context()), hangup.ErrClientGone), d.Phase)
+	}))
+	hangup.Install(srv.Config)
+	srv.Start()
+	defer srv.Close()
+
+	// A client posts a large upload, sends six bytes of it, and gives up.
+	c, _ := net.Dial("tcp", srv.Listener.Addr().String())
+	fmt.Fprint(c, "POST / HTTP/1.1\r\nHost: example\r\nContent-Length: 1000000\r\n\r\nabcdef")
+	<-entered
+	c.Close()
+	fmt.Println(<-done)
+	// Output: gone: true, phase handler
+}
+
+// MustFinish keeps work going after the client left, bounded by a deadline;
+// Gone still tells the handler that nobody will read the answer.
+func ExampleMustFinish() {
+	pay := func(ctx context.Context) error { return nil } // a write that must not stop half-way
+	mux := http.NewServeMux()
+	mux.Handle("POST /pay", hangup.MustFinish(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := pay(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		select {
+		case <-hangup.Gone(r.Context()):
+			slog.Info("paid, but the client had left; it will see the payment on its next visit")
+		default:
+			fmt.Fprintln(w, "paid")
+		}
+	}), 30*time.Second))
+	srv := &http.Server{Addr: ":8080", Handler: mux}
+	hangup.Install(srv, hangup.WithDetachLimit(100))
+	_ = srv // srv.ListenAndServe()
+}
+
+// WithAccessLog logs one line per request, with nginx's status 499 for
+// requests whose client left.
+func ExampleWithAccessLog() {
+	srv := &http.Server{Addr: ":8080"}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	hangup.Install(srv,
+		hangup.WithAccessLog(log),
+		hangup.OnAbandon(func(r hangup.Report) {
+			log.Warn("work outlived its client", "route", r.Route, "phase", r.Phase, "stopped_after", r.StoppedAfter)
+		}),
+		hangup.WithKeepAlive(30*time.Second, 10*time.Second, 3),
+	)
+}
+
+// Gone is the CloseNotifier of contexts: a channel closed when the client
+// leaves.
+func ExampleGone() {
+	h := func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hangup.Gone(r.Context()):
+			return
+		case <-time.After(time.Second):
+			fmt.Fprintln(w, "still here")
+		}
+	}
+	_ = h
+}
+
+// A Guard without Install is plain middleware: it sees only what net/http
+// reports (see Guard.Handler).
+func ExampleGuard_Handler() {
+	g := hangup.New()
+	mux := http.NewServeMux()
+	handler := g.Handler(mux)
+	_ = handler // http.ListenAndServe(":8080", handler)
+	fmt.Println(g.Stats().InFlight)
+	// Output: 0
+}
+

@@ -1,0 +1,26 @@
+package hangup
+
+import (
+	"net"
+	"sync"
+)
+
+// WatchConn watches nc with hangup's shared watcher and calls gone once, from
+// the watcher's goroutine, when the peer goes away (FIN, RST or a keepalive
+// timeout). It is the building block for servers that are not net/http, such
+// as fasthttp: gone should only record the news and cancel contexts, quickly.
+//
+// stop ends the watch; call it before nc is closed or handed to someone else
+// (hijacked), and at the latest right after. Calling it more than once is
+// fine. ok is false when nc cannot be watched (not a socket, or not Linux);
+// stop is then a no-op and gone is never called.
+func WatchConn(nc net.Conn, gone func(Reason), opts ...Option) (stop func(), ok bool) {
+	cfg := newConfig(opts)
+	c := &conn{cfg: &cfg, nc: nc, onGone: gone}
+	c.setSockopts()
+	if !watch(c) {
+		return func() {}, false
+	}
+	var once sync.Once
+	return func() { once.Do(func() { unwatch(c) }) }, true
+}
