@@ -99,4 +99,3 @@ func ExampleGuard_Handler() {
 	fmt.Println(g.Stats().InFlight)
 	// Output: 0
 }
-
