@@ -52,6 +52,7 @@ func (c *conn) attach(st *request) (Departure, bool) {
 	if c.gone {
 		return c.departure, true
 	}
+	st.progress.Or(handlerStarted)
 	st.next = c.active
 	if c.active != nil {
 		c.active.prev = st

@@ -36,7 +36,6 @@ type request struct {
 	status   atomic.Int32
 
 	mu          sync.Mutex
-	started     bool          // the handler was called
 	finished    bool          // the handler returned
 	departure   Departure     // set once, when the client goes away
 	goneCh      chan struct{} // made on demand by Gone
@@ -46,7 +45,9 @@ type request struct {
 }
 
 const (
-	bodyStarted uint32 = 1 << iota
+	handlerStarted uint32 = 1 << iota // set under c.mu by attach, or before the handler without a conn
+	departed                          // set under st.mu by clientGone
+	bodyStarted
 	bodyEOF
 	wroteResponse
 )
@@ -113,11 +114,10 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 		if d, gone := c.attach(st); gone {
 			st.clientGone(d.Reason, d.At)
 		}
+	} else {
+		st.progress.Or(handlerStarted)
 	}
-	st.mu.Lock()
-	run := st.departure.Reason == ReasonNone
-	st.started = run
-	st.mu.Unlock()
+	run := st.progress.Load()&departed == 0
 	if !run {
 		// Nobody is waiting: answer nothing, not an empty 200. net/http
 		// closes the connection (HTTP/2: resets the stream) without logging.
@@ -146,7 +146,7 @@ func (st *request) netHTTPCancelled() {
 func (st *request) phase() Phase {
 	p := st.progress.Load()
 	switch {
-	case !st.started:
+	case p&handlerStarted == 0:
 		return PhaseBeforeHandler
 	case p&wroteResponse != 0:
 		return PhaseWritingResponse
@@ -166,12 +166,13 @@ func (st *request) clientGone(reason Reason, at time.Time) {
 		return
 	}
 	st.departure = Departure{At: at, Phase: st.phase(), Reason: reason}
+	st.progress.Or(departed)
 	if st.goneCh != nil {
 		close(st.goneCh)
 	}
 	cause := &GoneError{st.departure}
 	st.g.gone[cause.Phase].Add(1)
-	if st.mustFinish > 0 && st.started {
+	if st.mustFinish > 0 && cause.Phase != PhaseBeforeHandler {
 		if st.g.acquireDetach() {
 			st.detached = true
 			st.detachTimer = time.AfterFunc(st.mustFinish, func() {

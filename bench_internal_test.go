@@ -1,0 +1,49 @@
+package hangup
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// BenchmarkServe measures what hangup adds to one request on a watched
+// HTTP/1 connection (the path Install takes on Linux), against calling the
+// handler directly. The handler reads its context, as real ones do.
+func BenchmarkServe(b *testing.B) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Err() != nil {
+			panic("cancelled")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	w := discardWriter{h: http.Header{}}
+	req := httptest.NewRequest("GET", "/", nil)
+	reqCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	b.Run("net-http", func(b *testing.B) {
+		r := req.WithContext(reqCtx)
+		b.ReportAllocs()
+		for b.Loop() {
+			h.ServeHTTP(w, r)
+		}
+	})
+	b.Run("hangup", func(b *testing.B) {
+		g := New()
+		c := &conn{cfg: &g.cfg, watched: true}
+		c.base = context.WithValue(context.Background(), connKey{}, c)
+		r := req.WithContext(context.WithValue(reqCtx, connKey{}, c))
+		wrapped := g.Handler(h)
+		b.ReportAllocs()
+		for b.Loop() {
+			wrapped.ServeHTTP(w, r)
+		}
+	})
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}

@@ -1,0 +1,319 @@
+package storm
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Result is what a run measured. Its JSON field names are stable; they are
+// documented in the package doc and in README.md.
+type Result struct {
+	Config RunConfig `json:"config"`
+	// Series has one entry per second of the run, in order.
+	Series []Second `json:"series"`
+	Totals Totals   `json:"totals"`
+	// Warnings are things the run could not measure (a failed scrape, a
+	// metrics endpoint without demo_work_seconds_total); empty if none.
+	Warnings []string `json:"warnings"`
+}
+
+// RunConfig echoes the configuration of a run, so that a JSON result is
+// self-describing when tables are built from many of them.
+type RunConfig struct {
+	URL        string  `json:"url"`
+	Mode       string  `json:"mode"` // "closed" (Users) or "open" (Rate)
+	Users      int     `json:"users"`
+	Rate       float64 `json:"rate"`
+	Patience   string  `json:"patience"`
+	Think      string  `json:"think"`
+	ReloadProb float64 `json:"reload_prob"`
+	DurationS  float64 `json:"duration_s"`
+	Abort      string  `json:"abort"`
+	MetricsURL string  `json:"metrics_url"`
+}
+
+// Second is what happened during one second of the run. Counts are events
+// that happened in [T, T+1); the last second may be shorter if the run was
+// interrupted.
+type Second struct {
+	T         float64 `json:"t"` // start of the second, in seconds since the run started
+	Sent      int64   `json:"sent"`
+	Goodput   int64   `json:"goodput"`
+	Abandoned int64   `json:"abandoned"`
+	Errors    int64   `json:"errors"`
+	// P99Ms is the 99th percentile latency of the responses counted in
+	// Goodput, in milliseconds; null if there were none.
+	P99Ms *float64 `json:"p99_ms"`
+	// Open is how many requests the generator had outstanding at the end
+	// of the second: the client's view of in-flight work.
+	Open int64 `json:"open"`
+	// Inflight is hangup_requests_in_flight scraped at the end of the
+	// second: the server's in-flight work; null without metrics or if
+	// that scrape failed.
+	Inflight *float64 `json:"inflight"`
+	// Work is the server work (demo_work_seconds_total) accounted since
+	// the previous successful scrape, normally the second itself; null
+	// without metrics or if that scrape failed.
+	Work *Work `json:"work"`
+}
+
+// Totals sums a whole run.
+type Totals struct {
+	// ElapsedS is how long users ran, in seconds; the rates divide by it.
+	ElapsedS float64 `json:"elapsed_s"`
+	// Sent counts requests started (connect included).
+	// Sent = Goodput + Abandoned + Errors + Unfinished.
+	Sent int64 `json:"sent"`
+	// Goodput counts responses delivered in full (body read to EOF, status
+	// 2xx or 3xx) to a user still waiting.
+	Goodput int64 `json:"goodput"`
+	// Abandoned counts requests whose user's patience ran out first; the
+	// connection was closed (FIN or RST). Reloads + Left = Abandoned.
+	Abandoned int64 `json:"abandoned"`
+	Reloads   int64 `json:"reloads"` // abandonments followed at once by a new request
+	Left      int64 `json:"left"`    // abandonments followed by think time (closed loop) or departure (open loop)
+	Errors    int64 `json:"errors"`
+	// ErrorsByKind splits Errors.
+	ErrorsByKind ErrorCounts `json:"errors_by_kind"`
+	// Unfinished counts requests still outstanding when the run ended.
+	Unfinished int64 `json:"unfinished"`
+	// Dropped counts open-loop arrivals not sent because Users visitors
+	// were already outstanding.
+	Dropped       int64   `json:"dropped"`
+	SentPerS      float64 `json:"sent_per_s"`
+	GoodputPerS   float64 `json:"goodput_per_s"`
+	AbandonedPerS float64 `json:"abandoned_per_s"`
+	// Latency of the responses counted in Goodput, from the start of the
+	// request (connect included) to the end of the body.
+	Latency Latency `json:"latency_ms"`
+	// Work is the server work done between the scrape before the run and
+	// the one after it (taken Settle after the users stopped, so that work
+	// still running for abandoned requests is counted); null without
+	// metrics or if the server does not export demo_work_seconds_total.
+	Work *Work `json:"work"`
+}
+
+// ErrorCounts splits errors by kind.
+type ErrorCounts struct {
+	Connect   int64 `json:"connect"`    // the TCP (or TLS) connection could not be made
+	Status5xx int64 `json:"status_5xx"` // a response with status >= 500
+	Reset     int64 `json:"reset"`      // the server reset the connection (ECONNRESET, EPIPE)
+	Other     int64 `json:"other"`      // anything else: 4xx, malformed or truncated responses
+}
+
+// Latency is a latency summary in milliseconds, accurate to 0.1%.
+type Latency struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+// ms converts nanoseconds to milliseconds rounded to the microsecond: finer
+// digits would be noise in the JSON.
+func ms(ns float64) float64 { return math.Round(ns/1e3) / 1e3 }
+
+func latencyOf(h *Histogram) Latency {
+	return Latency{
+		Count: int64(h.Count()),
+		P50:   ms(float64(h.Quantile(0.50))),
+		P90:   ms(float64(h.Quantile(0.90))),
+		P99:   ms(float64(h.Quantile(0.99))),
+		Max:   ms(float64(h.Max())),
+		Mean:  ms(h.Mean()),
+	}
+}
+
+// outcome is how one request ended.
+type outcome uint8
+
+const (
+	outGood outcome = iota
+	outAbandoned
+	outConnect
+	outStatus5xx
+	outReset
+	outOther
+	outUnfinished
+)
+
+// bucket holds one second's counts.
+type bucket struct {
+	sent, goodput, abandoned, errors int64
+	hist                             Histogram
+	open                             int64
+	inflight                         *float64
+	work                             *Work
+}
+
+// recorder collects events from all users into per-second buckets. One
+// mutex is enough: even 100k events/s is far below what it can take.
+type recorder struct {
+	start time.Time
+	limit int          // number of seconds in the run; 0 if unbounded
+	open  atomic.Int64 // requests outstanding
+
+	mu      sync.Mutex
+	buckets []*bucket
+	total   Histogram
+	t       Totals
+	stopped bool
+}
+
+func newRecorder(start time.Time, limit int) *recorder {
+	return &recorder{start: start, limit: limit}
+}
+
+// bucketAt returns the bucket of the second that holds at; r.mu held.
+func (r *recorder) bucketAt(at time.Time) *bucket {
+	i := max(int(at.Sub(r.start)/time.Second), 0)
+	if r.limit > 0 && i >= r.limit {
+		// An event in the moment between the last tick and the stop
+		// belongs to the last second, not to a stub second of its own.
+		i = r.limit - 1
+	}
+	return r.bucket(i)
+}
+
+// bucket returns bucket i, growing the series as needed; r.mu held.
+func (r *recorder) bucket(i int) *bucket {
+	for len(r.buckets) <= i {
+		r.buckets = append(r.buckets, &bucket{})
+	}
+	return r.buckets[i]
+}
+
+// sent records the start of a request. It reports false once the run has
+// stopped, and then the request must not be made.
+func (r *recorder) sent(at time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return false
+	}
+	r.bucketAt(at).sent++
+	r.t.Sent++
+	r.open.Add(1)
+	return true
+}
+
+// done records how a request that sent reported ended. A request that ends
+// after the run stopped counts as unfinished, whatever its outcome: it was
+// cut short by the end of the run, not by its user or the server.
+func (r *recorder) done(at time.Time, o outcome, latency time.Duration) {
+	r.open.Add(-1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped || o == outUnfinished {
+		r.t.Unfinished++
+		return
+	}
+	b := r.bucketAt(at)
+	switch o {
+	case outGood:
+		b.goodput++
+		r.t.Goodput++
+		b.hist.RecordDuration(latency)
+		r.total.RecordDuration(latency)
+	case outAbandoned:
+		b.abandoned++
+		r.t.Abandoned++
+	default:
+		b.errors++
+		r.t.Errors++
+		switch o {
+		case outConnect:
+			r.t.ErrorsByKind.Connect++
+		case outStatus5xx:
+			r.t.ErrorsByKind.Status5xx++
+		case outReset:
+			r.t.ErrorsByKind.Reset++
+		default:
+			r.t.ErrorsByKind.Other++
+		}
+	}
+}
+
+func (r *recorder) reload() { r.mu.Lock(); r.t.Reloads++; r.mu.Unlock() }
+func (r *recorder) left()   { r.mu.Lock(); r.t.Left++; r.mu.Unlock() }
+func (r *recorder) dropped() {
+	r.mu.Lock()
+	r.t.Dropped++
+	r.mu.Unlock()
+}
+
+// stop marks the end of the run: from now on nothing is sent and whatever
+// ends counts as unfinished.
+func (r *recorder) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
+}
+
+// endSecond notes what is known at the end of second i: the requests open
+// and, if scraped, the server's gauge and work.
+func (r *recorder) endSecond(i int, s *Scrape, prev *Scrape) {
+	open := r.open.Load()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.bucket(i)
+	b.open = open
+	if s != nil && s.HasInflight {
+		v := s.Inflight
+		b.inflight = &v
+	}
+	if s != nil && prev != nil && s.HasWork {
+		w := s.Work.sub(prev.Work)
+		b.work = &w
+	}
+}
+
+// second returns second i as it stands.
+func (r *recorder) second(i int) Second {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.secondLocked(i)
+}
+
+func (r *recorder) secondLocked(i int) Second {
+	b := r.bucket(i)
+	s := Second{
+		T:         float64(i),
+		Sent:      b.sent,
+		Goodput:   b.goodput,
+		Abandoned: b.abandoned,
+		Errors:    b.errors,
+		Open:      b.open,
+		Inflight:  b.inflight,
+		Work:      b.work,
+	}
+	if b.hist.Count() > 0 {
+		p := ms(float64(b.hist.Quantile(0.99)))
+		s.P99Ms = &p
+	}
+	return s
+}
+
+// result builds the series of n seconds and the totals over elapsed.
+func (r *recorder) result(n int, elapsed time.Duration) ([]Second, Totals) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n = max(n, len(r.buckets))
+	series := make([]Second, n)
+	for i := range series {
+		series[i] = r.secondLocked(i)
+	}
+	t := r.t
+	t.ElapsedS = elapsed.Seconds()
+	if t.ElapsedS > 0 {
+		t.SentPerS = float64(t.Sent) / t.ElapsedS
+		t.GoodputPerS = float64(t.Goodput) / t.ElapsedS
+		t.AbandonedPerS = float64(t.Abandoned) / t.ElapsedS
+	}
+	t.Latency = latencyOf(&r.total)
+	return series, t
+}
