@@ -42,6 +42,7 @@ type request struct {
 	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
 	detached    bool          // holds a detach slot
 	detachTimer *time.Timer
+	route       string // set by SetRoute
 }
 
 const (
@@ -91,7 +92,9 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	if c != nil && c.watched {
 		parent = c.base
 	} else {
-		parent = context.WithoutCancel(r.Context())
+		// net/http's cancellation reaches us through the AfterFunc below,
+		// turned into a cause that says why.
+		parent = context.WithoutCancel(r.Context()) //hangup:detached
 	}
 	cc, cancel := context.WithCancelCause(parent)
 	st.ctx = reqCtx{Context: cc, vals: r.Context(), st: st}
@@ -232,7 +235,7 @@ func (st *request) finish(stop func() bool) {
 		Departure:  d,
 		Method:     st.req.Method,
 		Path:       st.req.URL.Path,
-		Route:      st.req.Pattern,
+		Route:      st.routeName(),
 		Proto:      st.req.Proto,
 		RemoteAddr: st.req.RemoteAddr,
 		Start:      st.start,
@@ -306,3 +309,29 @@ func (b body) Read(p []byte) (int, error) {
 }
 
 func (b body) Close() error { return b.st.body.Close() }
+
+// routeName is the route for reports: what SetRoute said, else the pattern
+// http.ServeMux matched.
+func (st *request) routeName() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.route != "" {
+		return st.route
+	}
+	return st.req.Pattern
+}
+
+// SetRoute names the route of the request that ctx belongs to, for reports
+// and logs, when the router is not http.ServeMux (whose pattern hangup reads
+// by itself) or copies the request before matching (chi, gin). It reports
+// false for a context that hangup does not guard.
+func SetRoute(ctx context.Context, route string) bool {
+	st := stateFrom(ctx)
+	if st == nil {
+		return false
+	}
+	st.mu.Lock()
+	st.route = route
+	st.mu.Unlock()
+	return true
+}

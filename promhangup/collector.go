@@ -17,19 +17,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Collector is a prometheus.Collector over one or more Guards; their
+// Source is anything that counts requests the way hangup does: a
+// *hangup.Guard, or an adapter's guard for servers that are not net/http
+// (fasthttphangup, fiberhangup).
+type Source interface {
+	Stats() hangup.Stats
+}
+
+// Collector is a prometheus.Collector over one or more Sources; their
 // figures are summed.
 type Collector struct {
-	guards []*hangup.Guard
+	sources []Source
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-// NewCollector returns a Collector over guards. Register it once:
+// NewCollector returns a Collector over sources. Register it once:
 //
 //	prometheus.MustRegister(promhangup.NewCollector(g))
-func NewCollector(guards ...*hangup.Guard) *Collector {
-	return &Collector{guards: guards}
+func NewCollector(sources ...Source) *Collector {
+	return &Collector{sources: sources}
 }
 
 var (
@@ -59,8 +66,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the current figures.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var sum hangup.Stats
-	for _, g := range c.guards {
-		s := g.Stats()
+	for _, src := range c.sources {
+		s := src.Stats()
 		sum.Requests += s.Requests
 		sum.InFlight += s.InFlight
 		sum.Detached += s.Detached

@@ -1,0 +1,203 @@
+// Package fasthttphangup brings hangup to fasthttp servers: every request
+// gets a context.Context that is cancelled with cause hangup.ErrClientGone
+// the moment its client goes away.
+//
+// fasthttp runs a handler on its connection's goroutine and closes
+// RequestCtx.Done() only when the server shuts down (valyala/fasthttp#468,
+// #965), so a handler has no way to learn that its client left. This package
+// registers each connection once with hangup's shared kernel-event watcher
+// (hangup.WatchConn): no goroutine per connection or request, no read of the
+// bytes of a pipelined request. The one-line setup:
+//
+//	s := &fasthttp.Server{Handler: h}
+//	g := fasthttphangup.Install(s)
+//	s.ListenAndServe(":8080")
+//
+//	// in h:
+//	ctx := fasthttphangup.Context(fctx)
+//	rows, err := db.QueryContext(ctx, heavyQuery)
+//	if errors.Is(context.Cause(ctx), hangup.ErrClientGone) { ... }
+//
+// fasthttp reads the whole request body before it calls the handler (unless
+// Server.StreamRequestBody is set), so a client that leaves during an upload
+// never reaches a handler; one that leaves while its handler runs, with the
+// body unread or not, is detected. Phases are therefore PhaseBeforeHandler
+// (the client left between requests on a pipelined connection) and
+// PhaseHandler.
+//
+// Package fiberhangup builds on this one for Fiber v3.
+package fasthttphangup
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hangup-dev/hangup"
+	"github.com/valyala/fasthttp"
+)
+
+// A Guard gives each request it serves a context that is cancelled when its
+// client goes away, and keeps the books on them. Create one with Install,
+// or with New plus Watch and Handler (or Serve, for framework adapters).
+type Guard struct {
+	cfg config
+
+	watching atomic.Bool // Watch was called: connections may be registered
+	conns    sync.Map    // net.Conn -> *conn; connections seen by a request
+	nConns   atomic.Int64
+	nWatched atomic.Int64
+
+	requests atomic.Uint64
+	inFlight atomic.Int64
+	gone     [len(hangup.Stats{}.Gone)]atomic.Uint64
+	detached atomic.Int64
+}
+
+// An Option configures a Guard.
+type Option func(*config)
+
+type config struct {
+	base        context.Context
+	watch       []hangup.Option
+	onAbandon   func(hangup.Report)
+	accessLog   *slog.Logger
+	detachLimit int
+}
+
+// WithBaseContext sets the context every request's context derives from
+// (default context.Background()). Cancel it to cancel every request, for
+// instance at shutdown; its values are visible through the requests'
+// contexts. It should be a context made by the context package, whose
+// cancellation reaches its children without a goroutine per child.
+func WithBaseContext(ctx context.Context) Option {
+	return func(c *config) { c.base = ctx }
+}
+
+// WithWatchOptions passes opts to hangup.WatchConn for every connection.
+// Those that apply there are hangup.HalfCloseWaits, hangup.WithKeepAlive and
+// hangup.WithUserTimeout; the others are ignored (use this package's
+// OnAbandon, WithAccessLog and WithDetachLimit).
+func WithWatchOptions(opts ...hangup.Option) Option {
+	return func(c *config) { c.watch = append(c.watch, opts...) }
+}
+
+// OnAbandon sets a hook called once for every request whose client went away
+// before its handler returned, after the handler returned, on the request's
+// goroutine. It gets the same Report as hangup.OnAbandon; Route is empty
+// unless SetRoute set it.
+func OnAbandon(f func(hangup.Report)) Option {
+	return func(c *config) { c.onAbandon = f }
+}
+
+// WithAccessLog logs one line per request to l, with the fields of
+// hangup.WithAccessLog: status 499 for a request whose client went away
+// before its handler returned.
+func WithAccessLog(l *slog.Logger) Option {
+	return func(c *config) { c.accessLog = l }
+}
+
+// WithDetachLimit caps how many MustFinish requests may keep running after
+// their clients left, at once (default hangup.DefaultDetachLimit). Beyond the
+// cap such a request is cancelled with a cause matching hangup.ErrDetachLimit.
+// n <= 0 means that no request is allowed to continue.
+func WithDetachLimit(n int) Option {
+	return func(c *config) { c.detachLimit = n }
+}
+
+// New returns a Guard that watches no server yet: call Watch with the server
+// and serve requests through Handler or Serve.
+func New(opts ...Option) *Guard {
+	g := &Guard{cfg: config{base: context.Background(), detachLimit: hangup.DefaultDetachLimit}}
+	for _, o := range opts {
+		o(&g.cfg)
+	}
+	return g
+}
+
+// Install wires s so that every request's context (see Context) is cancelled
+// with cause hangup.ErrClientGone the moment its client goes away, and returns
+// the Guard that does it. It chains, never replaces, s.ConnState and wraps
+// s.Handler, so call it after setting them and before serving.
+func Install(s *fasthttp.Server, opts ...Option) *Guard {
+	g := New(opts...)
+	g.Watch(s)
+	s.Handler = g.Handler(s.Handler)
+	return g
+}
+
+// Watch chains s.ConnState so that the Guard can watch s's connections; it
+// does not touch s.Handler. A connection is registered with the watcher when
+// its first request is served and unregistered when fasthttp closes it or
+// hands it to a hijack handler. Without Watch, requests still get a context,
+// cancelled only when their handler returns.
+func (g *Guard) Watch(s *fasthttp.Server) {
+	g.watching.Store(true)
+	user := s.ConnState
+	s.ConnState = func(nc net.Conn, state fasthttp.ConnState) {
+		if state == fasthttp.StateClosed || state == fasthttp.StateHijacked {
+			g.untrack(nc)
+		}
+		if user != nil {
+			user(nc, state)
+		}
+	}
+}
+
+// Handler returns h wrapped so that each request runs with a context (see
+// Context) that is cancelled with cause hangup.ErrClientGone when its client
+// goes away, and is counted, reported and logged. A request whose client left
+// before it started (a pipelined request after the client's FIN) is not passed
+// to h: it is answered with Connection: close.
+func (g *Guard) Handler(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(fctx *fasthttp.RequestCtx) {
+		g.Serve(fctx, func(context.Context) { h(fctx) })
+	}
+}
+
+// Serve runs next for the request fctx, with ctx the request's context, and
+// returns when next does; ctx is cancelled then. It is Handler for adapters
+// of frameworks built on fasthttp, which must hand ctx to their own handler
+// type (package fiberhangup does). next is not called when the client left
+// before the request started.
+func (g *Guard) Serve(fctx *fasthttp.RequestCtx, next func(ctx context.Context)) {
+	st := g.begin(fctx)
+	defer st.finish()
+	if st.start() {
+		next(&st.ctx)
+	} else {
+		fctx.SetConnectionClose()
+	}
+}
+
+// Stats returns a snapshot of the Guard's counters, in hangup's Stats so
+// that the same exporters work (Conns and Watched count the connections that
+// have served a request and are still open). Departures are counted by phase
+// in Gone; Detached counts MustFinish work running after its client left.
+func (g *Guard) Stats() hangup.Stats {
+	s := hangup.Stats{
+		Requests: g.requests.Load(),
+		InFlight: g.inFlight.Load(),
+		Detached: g.detached.Load(),
+		Conns:    int(g.nConns.Load()),
+		Watched:  int(g.nWatched.Load()),
+	}
+	for i := range s.Gone {
+		s.Gone[i] = g.gone[i].Load()
+	}
+	return s
+}
+
+func (g *Guard) acquireDetach() bool {
+	for {
+		n := g.detached.Load()
+		if n >= int64(g.cfg.detachLimit) {
+			return false
+		}
+		if g.detached.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
