@@ -169,25 +169,35 @@ func (w *watcher) loop(ep *epoll) {
 func (w *watcher) dispatch(c *conn, events uint32) {
 	reason := ReasonClosed
 	halfOnly := events&(unix.EPOLLERR|unix.EPOLLHUP) == 0
-	switch {
-	case events&unix.EPOLLERR != 0:
-		reason = sockErrReason(c)
-	case events&unix.EPOLLHUP != 0:
-		// Both directions shut while ours was open: a reset whose error
-		// net/http's own background read already consumed.
-		reason = ReasonReset
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+		reason = lostReason(c)
 	}
 	if c.hangup(reason, halfOnly) {
 		w.rearm(c)
 	}
 }
 
-func sockErrReason(c *conn) Reason {
+// lostReason tells a reset from a peer that vanished. The socket's pending
+// error says it, unless net/http's own read or write took it first; then the
+// TCP state still shows keepalive probes or retransmissions that went
+// unanswered, which a live peer's RST never leaves behind. When the server
+// has closed the socket meanwhile there is nothing left to ask, and the
+// reason says reset.
+func lostReason(c *conn) Reason {
 	reason := ReasonReset
 	c.raw.Control(func(fd uintptr) {
-		n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
-		if err == nil && (n == int(unix.ETIMEDOUT) || n == int(unix.EHOSTUNREACH)) {
-			reason = ReasonTimeout
+		s := int(fd)
+		n, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_ERROR)
+		if err == nil && n != 0 {
+			if n == int(unix.ETIMEDOUT) || n == int(unix.EHOSTUNREACH) {
+				reason = ReasonTimeout
+			}
+			return
+		}
+		if ti, err := unix.GetsockoptTCPInfo(s, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			if ti.Probes > 0 || ti.Retransmits > 0 || ti.Backoff > 0 || ti.Total_retrans > 0 {
+				reason = ReasonTimeout
+			}
 		}
 	})
 	return reason

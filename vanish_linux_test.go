@@ -1,0 +1,148 @@
+package hangup_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hangup-dev/hangup"
+)
+
+// TestVanishedPeer covers a client that disappears without FIN or RST (cable
+// pulled, laptop lid closed): the client runs in its own network namespace,
+// joined to the server's by a veth pair, and the test takes its link down.
+// TCP keepalive finds an idle peer gone; TCP_USER_TIMEOUT finds one that
+// stops acknowledging a response being written. Needs root and iproute2.
+func TestVanishedPeer(t *testing.T) {
+	cases := []struct {
+		name   string
+		opts   []hangup.Option
+		stream bool
+	}{
+		{"keepalive", []hangup.Option{hangup.WithKeepAlive(time.Second, time.Second, 2)}, false},
+		{"user-timeout", []hangup.Option{hangup.WithUserTimeout(time.Second)}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := newNetns(t)
+			var s *server
+			s = &server{t: t, entered: make(chan *http.Request, 1), results: make(chan outcome, 1)}
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.entered <- r
+				if tc.stream {
+					rc := http.NewResponseController(w)
+					chunk := strings.Repeat("x", 16<<10)
+					for r.Context().Err() == nil {
+						io.WriteString(w, chunk)
+						rc.Flush()
+					}
+				}
+				s.report(r.Context())
+			}))
+			ln, err := net.Listen("tcp", ns.hostIP+":0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Listener.Close()
+			srv.Listener = ln
+			hangup.Install(srv.Config, tc.opts...)
+			srv.Start()
+			defer srv.Close()
+
+			client := exec.Command("ip", "netns", "exec", ns.name, os.Args[0], "-test.run=^TestHelperVanishClient$")
+			client.Env = append(os.Environ(), "HANGUP_VANISH_ADDR="+ln.Addr().String())
+			client.Stderr = os.Stderr
+			stdin, _ := client.StdinPipe()
+			if err := client.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { stdin.Close(); client.Process.Kill(); client.Wait() }()
+			s.waitEntered()
+			if tc.stream {
+				time.Sleep(200 * time.Millisecond) // let the stream fill the buffers
+			}
+			ns.run(t, "ip", "netns", "exec", ns.name, "ip", "link", "set", ns.peer, "down")
+			o := s.waitResult()
+			// Without the option the kernel would retransmit for ~15
+			// minutes (or never probe at all), far past waitLong.
+			if !o.departed {
+				t.Fatalf("cause %v: the vanished peer was not detected", o.cause)
+			}
+			// While a response is written, net/http's failed write may
+			// close the socket before the watcher reads why: then the
+			// reason says reset.
+			if o.departure.Reason != hangup.ReasonTimeout && !(tc.stream && o.departure.Reason == hangup.ReasonReset) {
+				t.Fatalf("departure %+v; want the peer timed out", o.departure)
+			}
+		})
+	}
+}
+
+// TestHelperVanishClient is TestVanishedPeer's client, run inside the
+// network namespace.
+func TestHelperVanishClient(t *testing.T) {
+	addr := os.Getenv("HANGUP_VANISH_ADDR")
+	if addr == "" {
+		t.Skip("helper process for TestVanishedPeer")
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	io.WriteString(c, reqGET)
+	io.Copy(io.Discard, os.Stdin) // hold the connection, read nothing
+	os.Exit(0)
+}
+
+var netnsSeq int
+
+type netns struct {
+	name, host, peer, hostIP string
+}
+
+// newNetns makes a network namespace joined to this one by a veth pair, or
+// skips the test where that is not allowed.
+func newNetns(t *testing.T) *netns {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2 (ip)")
+	}
+	netnsSeq++
+	id := fmt.Sprintf("%d%d", os.Getpid()%10000, netnsSeq)
+	n := &netns{name: "hangup" + id, host: "hgh" + id, peer: "hgp" + id}
+	subnet := fmt.Sprintf("10.%d.%d", 100+os.Getpid()%100, 10+netnsSeq%200)
+	n.hostIP = subnet + ".1"
+	if out, err := exec.Command("ip", "netns", "add", n.name).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace here: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", n.name).Run()
+		exec.Command("ip", "link", "del", n.host).Run()
+	})
+	n.run(t, "ip", "link", "add", n.host, "type", "veth", "peer", "name", n.peer)
+	n.run(t, "ip", "link", "set", n.peer, "netns", n.name)
+	n.run(t, "ip", "addr", "add", n.hostIP+"/24", "dev", n.host)
+	n.run(t, "ip", "link", "set", n.host, "up")
+	n.run(t, "ip", "netns", "exec", n.name, "ip", "addr", "add", subnet+".2/24", "dev", n.peer)
+	n.run(t, "ip", "netns", "exec", n.name, "ip", "link", "set", n.peer, "up")
+	n.run(t, "ip", "netns", "exec", n.name, "ip", "link", "set", "lo", "up")
+	return n
+}
+
+func (n *netns) run(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v %s", strings.Join(args, " "), err, out)
+	}
+}
