@@ -82,7 +82,7 @@ func BenchmarkDetection(b *testing.B) {
 		{"POST-unread-FIN", reqPostPartial, func(c *net.TCPConn) { c.Close() }},
 		{"POST-unread-RST", reqPostPartial, func(c *net.TCPConn) { c.SetLinger(0); c.Close() }},
 		{"POST-whole-unread-FIN", reqPostWhole, func(c *net.TCPConn) { c.Close() }},
-		{"pipelined-FIN", reqGET + reqGET, func(c *net.TCPConn) { c.Close() }},
+		{"pipelined-FIN", reqGET + "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", func(c *net.TCPConn) { c.Close() }},
 	}
 	for _, tc := range cases {
 		for _, sv := range servers {
