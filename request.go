@@ -20,7 +20,6 @@ type stateKey struct{}
 // the *http.Request that carries the new context.
 type request struct {
 	ctx    reqCtx
-	cancel context.CancelCauseFunc
 	g      *Guard
 	c      *conn // nil when hangup does not know the connection
 	req    http.Request
@@ -42,7 +41,10 @@ type request struct {
 	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
 	detached    bool          // holds a detach slot
 	detachTimer *time.Timer
-	route       string // set by SetRoute
+	route       string                  // set by SetRoute
+	cause       error                   // the first cancellation's cause
+	ccCancel    context.CancelCauseFunc // cancels ctx.cc, once it exists
+	cancelled   atomic.Bool             // cause is set
 }
 
 const (
@@ -55,29 +57,86 @@ const (
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// reqCtx is the context handed to the handler. Cancellation comes from its
-// own cancelCtx, derived from the connection's context and not from the one
-// net/http made for the request: net/http cancels that one with a plain
+// reqCtx is the context handed to the handler. Its cancellation comes from
+// its own cancelCtx, derived from the connection's context and not from the
+// one net/http made for the request: net/http cancels that one with a plain
 // context.Canceled (and on half-close), and whichever of net/http and the
 // watcher saw the FIN first would decide the cause. Values still come from
 // the request's own context as well.
+//
+// The cancelCtx is made only when someone needs it (Done, Value, or
+// context.Cause, which asks Value): a handler that never waits on its
+// context costs one allocation, not three. A cancellation that comes first is
+// recorded and applied when the cancelCtx is made.
 type reqCtx struct {
-	context.Context                 // the cancelCtx; answers Done, Err, Deadline and context.Cause
-	vals            context.Context // net/http's request context, for its values
-	st              *request
+	parent context.Context // the connection's context, or net/http's without its cancellation
+	vals   context.Context // net/http's request context, for its values
+	st     *request
+	ready  atomic.Bool     // cc is set
+	cc     context.Context // the cancelCtx; written under st.mu before ready
+}
+
+func (c *reqCtx) ctx() context.Context {
+	if c.ready.Load() {
+		return c.cc
+	}
+	st := c.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !c.ready.Load() {
+		cc, cancel := context.WithCancelCause(c.parent)
+		if st.cause != nil {
+			cancel(st.cause)
+		}
+		c.cc, st.ccCancel = cc, cancel
+		c.ready.Store(true)
+	}
+	return c.cc
+}
+
+func (c *reqCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+
+func (c *reqCtx) Done() <-chan struct{} { return c.ctx().Done() }
+
+func (c *reqCtx) Err() error {
+	if c.ready.Load() {
+		return c.cc.Err()
+	}
+	if c.st.cancelled.Load() {
+		return context.Canceled
+	}
+	return c.parent.Err()
 }
 
 func (c *reqCtx) Value(key any) any {
 	if key == (stateKey{}) {
 		return c.st
 	}
-	if v := c.Context.Value(key); v != nil {
+	// The cancelCtx answers context.Cause's question (and that of
+	// contexts derived from this one) with itself.
+	if v := c.ctx().Value(key); v != nil {
 		return v
 	}
 	return c.vals.Value(key)
 }
 
 func (c *reqCtx) String() string { return "hangup.requestContext" }
+
+// cancel cancels the request's context with cause, unless it already was.
+func (st *request) cancel(cause error) {
+	st.mu.Lock()
+	if st.cause != nil {
+		st.mu.Unlock()
+		return
+	}
+	st.cause = cause
+	st.cancelled.Store(true)
+	cancel := st.ccCancel
+	st.mu.Unlock()
+	if cancel != nil {
+		cancel(cause)
+	}
+}
 
 func stateFrom(ctx context.Context) *request {
 	st, _ := ctx.Value(stateKey{}).(*request)
@@ -96,9 +155,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 		// turned into a cause that says why.
 		parent = context.WithoutCancel(r.Context()) //hangup:detached
 	}
-	cc, cancel := context.WithCancelCause(parent)
-	st.ctx = reqCtx{Context: cc, vals: r.Context(), st: st}
-	st.cancel = cancel
+	st.ctx.parent, st.ctx.vals, st.ctx.st = parent, r.Context(), st
 	st.req = *r.WithContext(&st.ctx)
 	if r.Body != nil && r.Body != http.NoBody {
 		st.body = r.Body

@@ -7,55 +7,150 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"net"
+	"strings"
 	"time"
 
-	"github.com/hangup-dev/hangup"
+	"github.com/hangup-dev/hangup/demo"
 )
 
 func init() {
 	register("demo", "the cancellation demo: a slow page whose work stops when the browser gives up", runDemo)
 }
 
-// runDemo is the seed's demo server, with hangup installed.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// demoFlags are the flags of "hangup demo".
+type demoFlags struct {
+	addr        string
+	cfg         demo.Config
+	logFormat   string
+	maxUpload   int64
+	uploadRate  int64
+	accessLog   bool
+	dbPoolGiven bool
+}
+
+func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
+	f := &demoFlags{maxUpload: 1 << 30, uploadRate: 16 << 20}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", ":8888", "address to listen on")
+	fs.SetOutput(io.Discard) // errors are returned as one line; -h prints the usage below
+	fs.StringVar(&f.addr, "addr", ":8888", "address to listen on")
+	fs.Float64Var(&f.cfg.Seconds, "seconds", 10, "how long /slow works when the request does not say (0 < s ≤ 600)")
+	fs.StringVar(&f.cfg.DataDir, "data", "", "directory of the embedded SQLite database (default: a temporary directory, removed on exit)")
+	fs.StringVar(&f.cfg.PostgresURL, "db", "", "PostgreSQL URL (postgres://user:pass@host/db): enables work=postgres")
+	fs.IntVar(&f.cfg.PostgresPool, "db-pool", 4, "PostgreSQL connections the demo may hold at once")
+	fs.IntVar(&f.cfg.Workers, "workers", 4, "requests that may work at once, of any kind; the others wait")
+	fs.StringVar(&f.logFormat, "log-format", "text", "terminal log format: text or json")
+	fs.BoolVar(&f.cfg.IgnoreDisconnect, "ignore-disconnect", false, "run the work on context.WithoutCancel(r.Context()): it goes on for clients that left, as without hangup")
+	fs.Func("max-upload", "largest upload body accepted, larger is answered 413 (default 1GiB)", func(s string) (err error) {
+		f.maxUpload, err = demo.ParseSize(s)
+		return err
+	})
+	fs.Func("upload-rate", "how fast /upload reads bodies, per second (default 16MB)", func(s string) (err error) {
+		f.uploadRate, err = demo.ParseSize(s)
+		return err
+	})
+	fs.DurationVar(&f.cfg.UploadCheck, "upload-check", 2*time.Second, "how long /upload checks credentials, body unread, before reading it")
+	fs.BoolVar(&f.accessLog, "access-log", false, "also log one line per request, with status 499 for clients that left")
+	fs.Usage = func() {} // flag calls it on every error: print it for -h only
+	usage := func() {
+		fmt.Fprint(stderr, `usage: hangup demo [flags]
+
+The seed's cancellation demo, made real: open http://localhost:8888, abandon
+requests (close a tab, abort a fetch, abort an upload) and watch the work
+behind them stop, on the page and in this terminal.
+
+  GET  /slow?seconds=N&work=sqlite|postgres|upstream|cpu
+  POST /upload            401 at once without an Authorization header
+  GET  /metrics           hangup_* and demo_work_seconds_total{work,outcome}
+
+Flags:
+`)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
 	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(stdout, nil))
-	mux := http.NewServeMux()
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		log.Info("received", "client", r.RemoteAddr, "url", r.URL.String())
-		for i := 1; i <= 10; i++ {
-			select {
-			case <-r.Context().Done():
-				d, _ := hangup.Departed(r.Context())
-				log.Info("cancelled", "after_s", i-1, "reason", context.Cause(r.Context()), "phase", d.Phase)
-				return
-			case <-time.After(time.Second):
-				log.Info("working", "progress", fmt.Sprintf("%d/10", i))
-			}
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return nil, err
 		}
-		log.Info("completed")
-		fmt.Fprintln(w, "done after 10 seconds")
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, `<a href="/slow" target="_blank">open the slow page, then close its tab</a>`)
-	})
-	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	hangup.Install(srv)
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shut)
-	}()
-	log.Info("demo listening", "url", "http://localhost"+*addr)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return nil, fmt.Errorf("%v (see hangup demo -h): %w", err, errUsage)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see hangup demo -h): %w", fs.Arg(0), errUsage)
+	}
+	fs.Visit(func(fl *flag.Flag) { f.dbPoolGiven = f.dbPoolGiven || fl.Name == "db-pool" })
+	switch {
+	case !(f.cfg.Seconds > 0 && f.cfg.Seconds <= 600):
+		return nil, fmt.Errorf("--seconds %g out of range: want 0 < seconds ≤ 600: %w", f.cfg.Seconds, errUsage)
+	case f.cfg.Workers < 1:
+		return nil, fmt.Errorf("--workers %d: want at least 1: %w", f.cfg.Workers, errUsage)
+	case f.cfg.PostgresPool < 1:
+		return nil, fmt.Errorf("--db-pool %d: want at least 1: %w", f.cfg.PostgresPool, errUsage)
+	case f.dbPoolGiven && f.cfg.PostgresURL == "":
+		return nil, fmt.Errorf("--db-pool needs --db: %w", errUsage)
+	case f.cfg.PostgresURL != "" && !strings.HasPrefix(f.cfg.PostgresURL, "postgres://") && !strings.HasPrefix(f.cfg.PostgresURL, "postgresql://"):
+		return nil, fmt.Errorf("--db %q: want a postgres:// URL: %w", f.cfg.PostgresURL, errUsage)
+	case f.logFormat != "text" && f.logFormat != "json":
+		return nil, fmt.Errorf("--log-format %q: want text or json: %w", f.logFormat, errUsage)
+	case f.cfg.UploadCheck <= 0:
+		return nil, fmt.Errorf("--upload-check %v: want a positive duration: %w", f.cfg.UploadCheck, errUsage)
+	}
+	f.cfg.MaxUpload, f.cfg.UploadRate, f.cfg.AccessLog = f.maxUpload, f.uploadRate, f.accessLog
+	return f, nil
+}
+
+// runDemo is the seed's demo server, made real: see package demo.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseDemoFlags(args, stderr)
+	if err != nil {
 		return err
 	}
-	return nil
+	var h slog.Handler = slog.NewTextHandler(stdout, nil)
+	if f.logFormat == "json" {
+		h = slog.NewJSONHandler(stdout, nil)
+	}
+	log := slog.New(h)
+	f.cfg.Logger = log
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	s, err := demo.New(ctx, f.cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while starting
+		}
+		return err
+	}
+	defer s.Close()
+	url := "http://" + browsable(ln.Addr())
+	log.Info("hangup demo listening", "url", url, "works", strings.Join(s.Works(), ","),
+		"workers", f.cfg.Workers, "ignore_disconnect", f.cfg.IgnoreDisconnect, "data", s.DataDir(),
+		"sqlite_rows_per_s", int64(s.SQLiteRate()))
+	if f.logFormat == "text" {
+		fmt.Fprintf(stdout, `
+  Open %s and:
+    1. open the slow page in a new tab, then close the tab before it finishes;
+    2. start a fetch, then abort it;
+    3. start an upload, then abort it, or upload without credentials (401 at once).
+  Each request's work stops the instant its client leaves: watch this log.
+
+`, url)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// browsable turns a listening address into one a browser can open.
+func browsable(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -1,0 +1,244 @@
+package demo_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/hangup-dev/hangup/demo"
+)
+
+// inCI tells whether the tests run under CI, where a missing browser or
+// database is a failure rather than a reason to skip.
+func inCI() bool { return strings.EqualFold(os.Getenv("CI"), "true") }
+
+// chromium finds the browser, or skips (fails under CI).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if inCI() {
+		t.Fatal("chromium is not installed (CI=true: it is required); apt-get install chromium")
+	}
+	t.Skip("chromium is not installed; apt-get install chromium")
+	return ""
+}
+
+// artifactDir is where the browser test saves its screenshot: $HANGUP_ARTIFACTS,
+// ./artifacts at the module's root under CI, else a new temporary directory.
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv("HANGUP_ARTIFACTS"); d != "" {
+		return d
+	}
+	if inCI() {
+		return filepath.Join("..", "artifacts") // the test runs in demo/
+	}
+	d, err := os.MkdirTemp("", "hangup-artifacts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// browser is a headless Chromium with one tab on the demo page.
+type browser struct {
+	t   *testing.T
+	ctx context.Context // the page's tab
+}
+
+func startBrowser(t *testing.T, url string) *browser {
+	t.Helper()
+	path := chromium(t)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1100),
+	)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	b := &browser{t: t, ctx: ctx}
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("loading the page: %v", err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() && os.Getenv("HANGUP_ARTIFACTS") == "" {
+			return
+		}
+		b.screenshot(filepath.Join(artifactDir(t), "demo-page.png"))
+	})
+	return b
+}
+
+func (b *browser) screenshot(path string) {
+	sctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		err = os.WriteFile(path, png, 0o644)
+	}
+	if err != nil {
+		b.t.Logf("screenshot: %v", err)
+		return
+	}
+	b.t.Logf("screenshot of the page: %s", path)
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitLong)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) click(id string) { b.t.Helper(); b.do(chromedp.Click(chromedp.ID(id))) }
+
+func (b *browser) eval(js string) {
+	b.t.Helper()
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[chromedp.Void](js)(ctx, t)
+		return err
+	}))
+}
+
+// waitText polls the text of the element id until it contains every one of
+// want.
+func (b *browser) waitText(id string, want ...string) string {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.getElementById(%q); return e ? e.textContent : ""; })()`, id)
+	deadline := time.Now().Add(waitLong)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, waitLong)
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		cancel()
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(text, w)
+		}
+		if ok {
+			return text
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("#%s says %q, want it to say %q", id, text, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBrowser drives the page in a real headless Chromium: each way a
+// browser abandons a request stops the work behind it, as the server's
+// reports and the page's live log both show.
+func TestBrowser(t *testing.T) {
+	chromium(t)
+	d := startDemo(t, demo.Config{UploadCheck: 200 * time.Millisecond, UploadRate: 4 << 20})
+	b := startBrowser(t, d.url+"/")
+	b.waitText("conn", "live")
+	b.eval(`document.getElementById("seconds").value = "30"; updateLink();`)
+
+	// startedSlow waits for the server to start working on a /slow request.
+	startedSlow := func(what string) uint64 {
+		e := d.waitEvent(what, func(e demo.Event) bool {
+			return e.Kind == "start" && strings.HasPrefix(e.Path, "/slow?seconds=30&work=sqlite")
+		})
+		d.waitKind(e.ID, "progress")
+		return e.ID
+	}
+	// stopped checks that the work of request id stopped, from the server's
+	// side, and that the page's log shows it.
+	stopped := func(t *testing.T, id uint64, phase string) {
+		t.Helper()
+		end := d.waitKind(id, "end")
+		expectGoneEnd(t, end, demo.OutcomeCancelled, phase)
+		rep := d.waitReport(map[string]string{"handler": "/slow", "reading_body": "/upload"}[phase])
+		t.Logf("request %d: client gone (%s, %s); work stopped %v after the disconnect; %s",
+			id, rep.Phase, rep.Reason, rep.StoppedAfter, end.Err)
+		b.waitText(fmt.Sprintf("req-%d", id), "client gone (phase "+phase, "work stopped")
+	}
+
+	// on points the helpers at the running subtest.
+	on := func(t *testing.T) { d.t, b.t = t, t }
+
+	t.Run("abort fetch", func(t *testing.T) {
+		on(t)
+		b.click("fetch-start")
+		id := startedSlow("the fetch's request")
+		b.click("fetch-abort")
+		stopped(t, id, "handler")
+		if end := b.waitText(fmt.Sprintf("req-%d", id), "interrupted"); !strings.Contains(end, "SQLite") {
+			t.Errorf("log: %q", end)
+		}
+		b.waitText("fetch-status", "aborted")
+	})
+
+	t.Run("close tab", func(t *testing.T) {
+		on(t)
+		tab, closeTab := chromedp.NewContext(b.ctx)
+		defer closeTab()
+		if err := chromedp.Do(tab); err != nil { // opens the tab
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Returns when the tab is closed: the page never loads.
+			cdp.Call(tab, chromedp.FromContext(tab).Target, page.Navigate,
+				page.NavigateParams{URL: d.url + "/slow?seconds=30&work=sqlite"})
+		}()
+		id := startedSlow("the new tab's request")
+		closeTab()
+		wg.Wait()
+		stopped(t, id, "handler")
+	})
+
+	t.Run("abort upload", func(t *testing.T) {
+		on(t)
+		b.eval(`document.getElementById("upload-size").value = "16";`)
+		b.click("upload-start")
+		e := d.waitEvent("the upload's request", func(e demo.Event) bool {
+			return e.Kind == "start" && e.Path == "/upload"
+		})
+		d.waitEvent("the upload's body being read", func(ev demo.Event) bool {
+			return ev.ID == e.ID && ev.Kind == "progress" && ev.Progress > 0
+		})
+		b.click("upload-abort")
+		stopped(t, e.ID, "reading_body")
+		b.waitText("upload-status", "aborted")
+	})
+
+	t.Run("upload without credentials", func(t *testing.T) {
+		on(t)
+		b.click("upload-noauth")
+		status := b.waitText("upload-status", "401")
+		t.Logf("page: %s", status)
+	})
+	on(t)
+}
