@@ -194,10 +194,14 @@ func lostReason(c *conn) Reason {
 			}
 			return
 		}
-		if ti, err := unix.GetsockoptTCPInfo(s, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-			if ti.Probes > 0 || ti.Retransmits > 0 || ti.Backoff > 0 || ti.Total_retrans > 0 {
-				reason = ReasonTimeout
-			}
+		ti, err := unix.GetsockoptTCPInfo(s, unix.IPPROTO_TCP, unix.TCP_INFO)
+		switch {
+		case err != nil:
+			// Not TCP: a unix socket hangs up both ways when its peer
+			// closes, and that is all it is.
+			reason = ReasonClosed
+		case ti.Probes > 0 || ti.Retransmits > 0 || ti.Backoff > 0 || ti.Total_retrans > 0:
+			reason = ReasonTimeout
 		}
 	})
 	return reason
