@@ -19,13 +19,13 @@ type stateKey struct{}
 // the body (pointer-shaped, so boxing them allocates nothing) and the copy of
 // the *http.Request that carries the new context.
 type request struct {
-	ctx    reqCtx
-	g      *Guard
-	c      *conn // nil when hangup does not know the connection
-	req    http.Request
-	w      http.ResponseWriter
-	body   io.ReadCloser // the original body, when wrapped
-	start  time.Time
+	ctx   reqCtx
+	g     *Guard
+	c     *conn // nil when hangup does not know the connection
+	req   http.Request
+	w     http.ResponseWriter
+	body  io.ReadCloser // the original body, when wrapped
+	start time.Time
 
 	prev, next *request // the conn's active list, guarded by c.mu
 
