@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hangup-dev/hangup/proxy"
+)
+
+func init() {
+	register("proxy", "a reverse proxy that stops upstream work for clients that left", runProxy)
+}
+
+const proxyUsage = `usage: hangup proxy --upstream URL [flags]
+
+A reverse proxy in front of any HTTP server. The moment a client goes away
+(FIN or RST, even while its request body is still unread), the request sent
+upstream for it is aborted and the access log says 499. Optionally it limits
+the requests in flight upstream (queued clients that leave never reach it),
+shares one upstream request between identical concurrent GETs (--coalesce),
+and drains uploads after an early answer (401, 413) so that the answer
+reaches the client whole.
+
+Example:
+
+  hangup proxy --listen :8080 --upstream http://127.0.0.1:9000 --admin 127.0.0.1:9090 \
+      --max-inflight 64 --queue 256 --queue-timeout 10s
+
+Every flag can also be set by an environment variable, HANGUP_ and the flag's
+name in capitals with _ for - (HANGUP_UPSTREAM, HANGUP_MAX_INFLIGHT, ...); a
+flag on the command line wins. Durations are like 500ms, 10s, 2m.
+
+Flags:
+`
+
+// proxyEnv is os.LookupEnv; tests replace it.
+var proxyEnv = os.LookupEnv
+
+// runProxy is "hangup proxy": it reads flags and environment, and runs
+// proxy.Serve until ctx is done (SIGINT or SIGTERM).
+func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors come back as one line through main
+	var (
+		listen, upstream, admin string
+		vary, certFile, keyFile string
+		logFormat               = "text"
+		cfg                     proxy.Config
+	)
+	fs.StringVar(&listen, "listen", ":8080", "`address` to serve clients on")
+	fs.StringVar(&upstream, "upstream", "", "`URL` of the server to forward to (required), e.g. http://127.0.0.1:9000")
+	fs.StringVar(&admin, "admin", "", "`address` for /metrics and /healthz, e.g. 127.0.0.1:9090; empty: none")
+	fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", 60*time.Second, "wait at most this long for the upstream's response headers, then answer 504; 0: no limit")
+	fs.IntVar(&cfg.MaxInflight, "max-inflight", 0, "at most `N` requests at the upstream at once; 0: no limit")
+	fs.IntVar(&cfg.Queue, "queue", 100, "with --max-inflight, up to `N` more wait in line (first come, first served); beyond, 503")
+	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", 30*time.Second, "answer 503 to a request that waited this long in line; 0: as long as its client waits")
+	fs.DurationVar(&cfg.RetryAfter, "retry-after", time.Second, "Retry-After sent with a 503")
+	fs.BoolVar(&cfg.Coalesce, "coalesce", false, "let identical concurrent GET and HEAD requests share one upstream request")
+	fs.StringVar(&vary, "coalesce-vary", "", "comma-separated `headers` that must also be equal for requests to share (Authorization, Cookie, Range, conditionals and Accept-Encoding always are)")
+	fs.IntVar(&cfg.CoalesceBuffer, "coalesce-buffer", proxy.DefaultCoalesceBuffer, "`bytes` of a shared response kept for its clients; past it, no new client joins")
+	fs.DurationVar(&cfg.CoalesceLagTimeout, "coalesce-lag-timeout", proxy.DefaultCoalesceLagTimeout, "cut off a client of a shared response that holds the others up this long")
+	fs.DurationVar(&cfg.LingerTime, "linger-time", proxy.DefaultLingerTime, "after an early answer, drain the client's upload at most this long in all (nginx lingering_time); negative: don't")
+	fs.DurationVar(&cfg.LingerTimeout, "linger-timeout", proxy.DefaultLingerTimeout, "stop draining when the client sends nothing for this long (nginx lingering_timeout)")
+	fs.Int64Var(&cfg.LingerBytes, "linger-bytes", proxy.DefaultLingerBytes, "stop draining after this many `bytes`")
+	fs.Int64Var(&cfg.EarlyAnswerBuffer, "early-answer-buffer", proxy.DefaultEarlyAnswerBuffer, "read up to this many `bytes` of an early refusal from the upstream at once; negative: don't")
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", proxy.DefaultReadHeaderTimeout, "time allowed to read a request's headers (slowloris)")
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", proxy.DefaultMaxHeaderBytes, "largest request headers accepted, in `bytes`; beyond, 431")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", proxy.DefaultIdleTimeout, "close keep-alive connections idle this long")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", proxy.DefaultShutdownTimeout, "on SIGINT or SIGTERM, wait this long for requests in flight, then cut them")
+	fs.StringVar(&certFile, "tls-cert", "", "PEM certificate `file`: serve HTTPS (and HTTP/2); needs --tls-key")
+	fs.StringVar(&keyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
+	fs.BoolVar(&cfg.H2C, "h2c", false, "also accept HTTP/2 without TLS (prior knowledge)")
+	fs.StringVar(&logFormat, "log-format", logFormat, "access log format on stdout: text or json")
+
+	if err := proxyFromEnv(fs); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, proxyUsage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return err
+		}
+		return fmt.Errorf("%v (see hangup proxy -h): %w", err, errUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; the upstream goes in --upstream: %w", fs.Arg(0), errUsage)
+	}
+
+	u, err := proxyUpstream(upstream)
+	if err != nil {
+		return err
+	}
+	cfg.Upstream = u
+	if err := proxyCheckNumbers(fs); err != nil {
+		return err
+	}
+	for _, h := range strings.Split(vary, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.CoalesceVary = append(cfg.CoalesceVary, h)
+		}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together: %w", errUsage)
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert %s / --tls-key %s: %v: %w", certFile, keyFile, err, errUsage)
+		}
+		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	switch logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(stdout, nil))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stdout, nil))
+	default:
+		return fmt.Errorf("--log-format %q: want text or json: %w", logFormat, errUsage)
+	}
+
+	p, err := proxy.New(cfg)
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, errUsage)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	var adminLn net.Listener
+	if admin != "" {
+		if adminLn, err = net.Listen("tcp", admin); err != nil {
+			ln.Close()
+			return fmt.Errorf("--admin: %w", err)
+		}
+	}
+	scheme := "http"
+	if cfg.TLSConfig != nil {
+		scheme = "https"
+	}
+	attrs := []any{"listen", ln.Addr().String(), "scheme", scheme, "upstream", u.String()}
+	if adminLn != nil {
+		attrs = append(attrs, "admin", adminLn.Addr().String())
+	}
+	cfg.Logger.Info("proxy listening", attrs...)
+	err = p.Serve(ctx, ln, adminLn)
+	cfg.Logger.Info("proxy stopped")
+	return err
+}
+
+// proxyFromEnv sets every flag that has a HANGUP_* variable in the
+// environment, before the command line is parsed, so that flags win.
+func proxyFromEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := proxyEnvName(f.Name)
+		v, ok := proxyEnv(name)
+		if !ok || err != nil {
+			return
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = fmt.Errorf("%s=%q: %v: %w", name, v, e, errUsage)
+		}
+	})
+	return err
+}
+
+func proxyEnvName(flagName string) string {
+	return "HANGUP_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// proxyUpstream parses --upstream, with a message that says what to write.
+func proxyUpstream(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, fmt.Errorf("no upstream: give --upstream http://host:port (or HANGUP_UPSTREAM): %w", errUsage)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000: %w", s, errUsage)
+	}
+	return u, nil
+}
+
+// proxyCheckNumbers rejects negative counts, sizes and durations, naming the
+// flag (and its variable) rather than the Config field. The linger and
+// early-answer settings take a negative value to mean "off".
+func proxyCheckNumbers(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		switch f.Name {
+		case "linger-time", "early-answer-buffer":
+			return
+		}
+		g, ok := f.Value.(flag.Getter)
+		if !ok || err != nil {
+			return
+		}
+		negative := false
+		switch v := g.Get().(type) {
+		case int:
+			negative = v < 0
+		case int64:
+			negative = v < 0
+		case time.Duration:
+			negative = v < 0
+		}
+		if negative {
+			err = fmt.Errorf("--%s %s: must not be negative (flag or %s): %w", f.Name, f.Value, proxyEnvName(f.Name), errUsage)
+		}
+	})
+	return err
+}

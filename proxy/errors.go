@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hangup-dev/hangup"
+)
+
+var (
+	// ErrUpstreamTimeout is the cause of an upstream request that got no
+	// response headers within Config.UpstreamTimeout. It maps to 504.
+	ErrUpstreamTimeout = errors.New("proxy: the upstream did not answer in time")
+
+	// ErrQueueFull is returned to a request that found every upstream slot
+	// busy and the waiting room full. It maps to 503 with Retry-After.
+	ErrQueueFull = errors.New("proxy: too many requests are waiting for the upstream")
+
+	// ErrQueueTimeout is returned to a request that waited Config.QueueTimeout
+	// for an upstream slot without getting one. It maps to 503 with
+	// Retry-After.
+	ErrQueueTimeout = errors.New("proxy: waited too long for a free upstream slot")
+
+	// errWaitersGone cancels a shared (coalesced) upstream request once its
+	// last waiter left. It matches hangup.ErrClientGone, so the outcome is
+	// counted as cancelled and logged as 499, like a lone client's departure.
+	errWaitersGone = fmt.Errorf("proxy: every client sharing the upstream request went away: %w", hangup.ErrClientGone)
+
+	// errSlowWaiter ends the response of a coalesced waiter that fell more
+	// than Config.CoalesceBuffer behind while the others waited for it.
+	errSlowWaiter = errors.New("proxy: client too slow to keep up with the shared upstream response")
+
+	// errUpstreamBroken ends the response of a coalesced waiter whose shared
+	// upstream response broke off midway.
+	errUpstreamBroken = errors.New("proxy: the upstream response broke off")
+
+	// errBodyTakenOver is what the upstream request's body reader returns once
+	// the response is out and the proxy reads the rest of the client's body
+	// itself (see linger.go).
+	errBodyTakenOver = errors.New("proxy: request body no longer forwarded: the response was already sent")
+)
+
+// statusFor maps the error that ended a proxied request to the status sent
+// to the client (or, for 499, only logged), as Caddy does: client gone → 499,
+// timeout → 504, full → 503, anything else → 502. It decides with errors.Is,
+// never by message.
+func statusFor(err error) int {
+	var ne net.Error
+	switch {
+	case errors.Is(err, hangup.ErrClientGone):
+		return hangup.StatusClientClosedRequest
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.As(err, &ne) && ne.Timeout():
+		return http.StatusGatewayTimeout
+	default:
+		return http.StatusBadGateway
+	}
+}
+
+// outcomeFor classifies how an upstream request ended, for
+// hangup_proxy_upstream_requests_total{outcome}.
+func outcomeFor(err error) string {
+	switch statusFor(err) {
+	case hangup.StatusClientClosedRequest:
+		return outcomeCancelled
+	case http.StatusGatewayTimeout:
+		return outcomeTimeout
+	default:
+		return outcomeError
+	}
+}
+
+// writeError answers a request that could not be proxied. A client that is
+// gone gets nothing (there is no one to read it); the others get a short
+// plain-text body that says what happened and what to do. The details (the
+// upstream's address, the dial error) go to the log, not to the client.
+func (p *Proxy) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	rec := recordFrom(r.Context())
+	if rec != nil {
+		rec.setErr(err)
+	}
+	status := statusFor(err)
+	if status == hangup.StatusClientClosedRequest {
+		return
+	}
+	var msg string
+	switch {
+	case status == http.StatusServiceUnavailable:
+		secs := retryAfterSeconds(p.cfg.RetryAfter)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		if errors.Is(err, ErrQueueFull) {
+			msg = "503 Service Unavailable: the upstream is busy and too many requests are already waiting; retry in " + strconv.Itoa(secs) + " s."
+		} else {
+			msg = "503 Service Unavailable: the upstream stayed busy for " + p.cfg.QueueTimeout.String() + " while this request waited; retry in " + strconv.Itoa(secs) + " s."
+		}
+	case status == http.StatusGatewayTimeout:
+		msg = "504 Gateway Timeout: the upstream server did not answer in time."
+	default:
+		msg = "502 Bad Gateway: the proxy could not get a valid response from the upstream server (unreachable, connection refused or reset, or a malformed response)."
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+func retryAfterSeconds(d time.Duration) int {
+	s := int(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return s
+}

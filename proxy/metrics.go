@@ -1,0 +1,115 @@
+package proxy
+
+import (
+	"net/http"
+
+	"github.com/hangup-dev/hangup"
+	"github.com/hangup-dev/hangup/promhangup"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// The proxy's own metrics, next to the core's hangup_* (see promhangup):
+//
+//	hangup_proxy_upstream_requests_total{outcome}  counter  upstream requests by how they ended:
+//	                                                        completed, cancelled, error, timeout
+//	hangup_proxy_queue_depth                        gauge    requests waiting for an upstream slot
+//	hangup_proxy_queue_dropped_total{reason}        counter  requests that left the line without a slot:
+//	                                                        full, timeout, client_gone
+//	hangup_proxy_coalesced_total                    counter  requests served by joining another's upstream request
+const (
+	outcomeCompleted = "completed"
+	outcomeCancelled = "cancelled"
+	outcomeError     = "error"
+	outcomeTimeout   = "timeout"
+
+	dropFull       = "full"
+	dropTimeout    = "timeout"
+	dropClientGone = "client_gone"
+)
+
+type metrics struct {
+	upstream  *prometheus.CounterVec
+	drops     *prometheus.CounterVec
+	coalesced prometheus.Counter
+	depth     prometheus.GaugeFunc
+}
+
+func newMetrics(depth func() int) *metrics {
+	m := &metrics{
+		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hangup_proxy_upstream_requests_total",
+			Help: "Requests sent to the upstream, by how they ended: completed, cancelled (every client left), error, timeout.",
+		}, []string{"outcome"}),
+		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hangup_proxy_queue_dropped_total",
+			Help: "Requests turned away by the admission queue, by reason: full, timeout, client_gone.",
+		}, []string{"reason"}),
+		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hangup_proxy_coalesced_total",
+			Help: "Requests served by joining another request's upstream request instead of sending their own.",
+		}),
+		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hangup_proxy_queue_depth",
+			Help: "Requests waiting for a free upstream slot.",
+		}, func() float64 { return float64(depth()) }),
+	}
+	// Every label value exists from the start, so dashboards and alerts see
+	// zeros rather than absent series.
+	for _, o := range []string{outcomeCompleted, outcomeCancelled, outcomeError, outcomeTimeout} {
+		m.upstream.WithLabelValues(o)
+	}
+	for _, r := range []string{dropFull, dropTimeout, dropClientGone} {
+		m.drops.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *metrics) upstreamDone(outcome string) { m.upstream.WithLabelValues(outcome).Inc() }
+func (m *metrics) dropped(reason string)       { m.drops.WithLabelValues(reason).Inc() }
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.upstream.Describe(ch)
+	m.drops.Describe(ch)
+	m.coalesced.Describe(ch)
+	m.depth.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	m.upstream.Collect(ch)
+	m.drops.Collect(ch)
+	m.coalesced.Collect(ch)
+	m.depth.Collect(ch)
+}
+
+// Collector returns the proxy's own metrics (hangup_proxy_*), to register
+// next to promhangup.NewCollector for the Guard of the server in front.
+func (p *Proxy) Collector() prometheus.Collector { return p.m }
+
+// AdminHandler serves /metrics (the proxy's metrics, the core's hangup_*
+// metrics for g, and the Go runtime's) and /healthz, which answers 200 "ok"
+// until Serve begins to shut down and 503 after, so that a load balancer stops
+// sending new work while in-flight requests finish.
+func (p *Proxy) AdminHandler(g *hangup.Guard) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p.m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if g != nil {
+		reg.MustRegister(promhangup.NewCollector(g))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if p.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("shutting down\n"))
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}

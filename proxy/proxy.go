@@ -1,0 +1,333 @@
+// Package proxy is a reverse proxy that keeps hangup's promise for any
+// backend: the moment a client is gone, the upstream request made for it is
+// aborted (an HTTP/1 upstream connection is closed, an HTTP/2 stream reset),
+// including while the request body is still unread, which net/http alone
+// never notices.
+//
+// Around that it adds what a proxy in front of expensive work needs: an
+// admission queue per upstream whose waiters leave the line the moment their
+// client leaves (queue.go); optional coalescing of identical safe requests
+// into one upstream request that is cancelled only when its last waiter leaves
+// (coalesce.go); answers sent while the client is still uploading that reach
+// it whole, by draining the rest of the upload for a bounded time (linger.go);
+// Prometheus metrics (metrics.go), a structured access log that says 499 for
+// clients that left (accesslog.go), and status mapping by errors.Is
+// (errors.go). Serve (server.go) runs it all on a listener with
+// hangup.Install, TLS or h2c, and graceful shutdown.
+//
+// Used as a plain http.Handler in a server of your own, a Proxy needs
+// hangup.Install on that server to see every departure; without it, it sees
+// only what net/http reports.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/hangup-dev/hangup"
+)
+
+// Config configures a Proxy. Only Upstream is required; every zero value
+// means the default given in its comment.
+type Config struct {
+	// Upstream is where requests go: an http or https URL with a host. Its
+	// path, if any, is prefixed to the client's.
+	Upstream *url.URL
+	// Transport sends requests upstream. Default: a clone of
+	// http.DefaultTransport that keeps more idle connections per host.
+	Transport http.RoundTripper
+	// UpstreamTimeout bounds the wait for the upstream's response headers;
+	// past it the request is cancelled and the client gets 504. The body
+	// may then stream for as long as it takes. Zero: no limit.
+	UpstreamTimeout time.Duration
+
+	// MaxInflight is how many requests may be at the upstream at once.
+	// Zero: no limit (and no queue).
+	MaxInflight int
+	// Queue is how many more may wait, first come first served, for a slot;
+	// beyond it, requests get 503 at once. Zero: none may wait.
+	Queue int
+	// QueueTimeout is how long a request may wait in line before it gets
+	// 503. Zero: as long as its client waits.
+	QueueTimeout time.Duration
+	// RetryAfter is the Retry-After sent with a 503. Default: 1s.
+	RetryAfter time.Duration
+
+	// Coalesce lets concurrent identical GET and HEAD requests without a
+	// body share one upstream request (see coalesce.go).
+	Coalesce bool
+	// CoalesceVary names request headers that, besides the method, the URL,
+	// Authorization, Cookie and the range, conditional and Accept-Encoding
+	// headers, must be equal for requests to share an upstream request.
+	CoalesceVary []string
+	// CoalesceBuffer bounds the bytes of a shared response held for its
+	// waiters. Default: 4 MiB.
+	CoalesceBuffer int
+	// CoalesceLagTimeout is how long the waiters of a shared response that
+	// caught up wait for a slow one that holds a full buffer, before it is
+	// cut off. Default: 10s.
+	CoalesceLagTimeout time.Duration
+
+	// LingerTime bounds the whole drain of a request body left unsent when
+	// the response was complete (see linger.go); negative disables it.
+	// Default: 30s, as nginx's lingering_time.
+	LingerTime time.Duration
+	// LingerTimeout ends the drain when the client sends nothing for that
+	// long. Default: 5s, as nginx's lingering_timeout.
+	LingerTimeout time.Duration
+	// LingerBytes ends the drain after that many bytes. Default: 64 MiB.
+	LingerBytes int64
+	// EarlyAnswerBuffer bounds the bytes of an early refusal (status 300 and
+	// up, sent by the upstream before it read the whole request body) read
+	// ahead into memory (see linger.go); negative disables it. Default:
+	// 4 MiB.
+	EarlyAnswerBuffer int64
+
+	// Logger receives one "request" line per request, and the errors of
+	// the server and of ReverseProxy. Nil: no logs.
+	Logger *slog.Logger
+
+	// Settings for Serve.
+
+	// ReadHeaderTimeout bounds the time to read a request's headers
+	// (slowloris). Default: 10s.
+	ReadHeaderTimeout time.Duration
+	// MaxHeaderBytes bounds the size of a request's headers; beyond it
+	// net/http answers 431. Default: 64 KiB.
+	MaxHeaderBytes int
+	// IdleTimeout closes keep-alive connections idle that long. Default: 2m.
+	IdleTimeout time.Duration
+	// ShutdownTimeout bounds how long Serve waits for in-flight requests
+	// once its context is done; past it, connections are closed. Default: 30s.
+	ShutdownTimeout time.Duration
+	// TLSConfig, with at least one certificate, makes Serve speak TLS, and
+	// HTTP/2 to clients that offer it.
+	TLSConfig *tls.Config
+	// H2C makes Serve accept HTTP/2 without TLS (prior knowledge), next to
+	// HTTP/1.
+	H2C bool
+	// GuardOptions are passed to hangup.Install by Serve.
+	GuardOptions []hangup.Option
+}
+
+// Defaults of the Config fields whose zero value means "the default".
+const (
+	DefaultRetryAfter         = time.Second
+	DefaultCoalesceBuffer     = 4 << 20
+	DefaultCoalesceLagTimeout = 10 * time.Second
+	DefaultLingerTime         = 30 * time.Second
+	DefaultLingerTimeout      = 5 * time.Second
+	DefaultLingerBytes        = 64 << 20
+	DefaultEarlyAnswerBuffer  = 4 << 20
+	DefaultReadHeaderTimeout  = 10 * time.Second
+	DefaultMaxHeaderBytes     = 64 << 10
+	DefaultIdleTimeout        = 2 * time.Minute
+	DefaultShutdownTimeout    = 30 * time.Second
+)
+
+// A Proxy forwards requests to one upstream. Create it with New.
+type Proxy struct {
+	cfg       Config
+	rp        *httputil.ReverseProxy
+	transport *upstreamTransport
+	queue     *queue     // nil without MaxInflight
+	co        *coalescer // nil without Coalesce
+	m         *metrics
+	log       *slog.Logger // nil: no logs
+	draining  atomic.Bool  // Serve is shutting down
+}
+
+var _ http.Handler = (*Proxy)(nil)
+
+// New checks cfg and returns a Proxy for it.
+func New(cfg Config) (*Proxy, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	p := &Proxy{cfg: cfg, log: cfg.Logger}
+	p.m = newMetrics(func() int { return p.queue.depth() })
+	p.queue = newQueue(cfg.MaxInflight, cfg.Queue, cfg.QueueTimeout, p.m)
+	if cfg.Coalesce {
+		p.co = newCoalescer(p, cfg.CoalesceVary, cfg.CoalesceBuffer, cfg.CoalesceLagTimeout)
+	}
+	rt := cfg.Transport
+	if rt == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		rt = t
+	}
+	p.transport = &upstreamTransport{rt: rt, timeout: cfg.UpstreamTimeout, m: p.m}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      p.transport,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.writeError,
+		ErrorLog:       p.errorLog(),
+	}
+	return p, nil
+}
+
+func (cfg *Config) check() error {
+	u := cfg.Upstream
+	switch {
+	case u == nil:
+		return errors.New("proxy: no upstream")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("proxy: upstream %q: the scheme must be http or https", u.String())
+	case u.Host == "":
+		return fmt.Errorf("proxy: upstream %q has no host", u.String())
+	case u.User != nil:
+		return fmt.Errorf("proxy: upstream %q: credentials in the URL are not supported", u.Redacted())
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{
+		{"MaxInflight", int64(cfg.MaxInflight)}, {"Queue", int64(cfg.Queue)},
+		{"QueueTimeout", int64(cfg.QueueTimeout)}, {"RetryAfter", int64(cfg.RetryAfter)},
+		{"UpstreamTimeout", int64(cfg.UpstreamTimeout)},
+		{"CoalesceBuffer", int64(cfg.CoalesceBuffer)}, {"CoalesceLagTimeout", int64(cfg.CoalesceLagTimeout)},
+		{"LingerTimeout", int64(cfg.LingerTimeout)}, {"LingerBytes", cfg.LingerBytes},
+		{"ReadHeaderTimeout", int64(cfg.ReadHeaderTimeout)}, {"MaxHeaderBytes", int64(cfg.MaxHeaderBytes)},
+		{"IdleTimeout", int64(cfg.IdleTimeout)}, {"ShutdownTimeout", int64(cfg.ShutdownTimeout)},
+	} {
+		if n.v < 0 {
+			return fmt.Errorf("proxy: %s must not be negative", n.name)
+		}
+	}
+	return nil
+}
+
+func (cfg *Config) setDefaults() {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&cfg.RetryAfter, DefaultRetryAfter)
+	def(&cfg.CoalesceLagTimeout, DefaultCoalesceLagTimeout)
+	def(&cfg.LingerTime, DefaultLingerTime)
+	def(&cfg.LingerTimeout, DefaultLingerTimeout)
+	def(&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&cfg.IdleTimeout, DefaultIdleTimeout)
+	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
+	if cfg.CoalesceBuffer == 0 {
+		cfg.CoalesceBuffer = DefaultCoalesceBuffer
+	}
+	if cfg.LingerBytes == 0 {
+		cfg.LingerBytes = DefaultLingerBytes
+	}
+	if cfg.EarlyAnswerBuffer == 0 {
+		cfg.EarlyAnswerBuffer = DefaultEarlyAnswerBuffer
+	}
+	if cfg.MaxHeaderBytes == 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+}
+
+// ServeHTTP proxies r to the upstream.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &record{start: time.Now(), http1: r.ProtoMajor == 1}
+	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+	rw := &respWriter{ResponseWriter: w, rec: rec}
+	defer func() {
+		if v := recover(); v != nil {
+			// http.ErrAbortHandler from ReverseProxy or a waiter: the
+			// response was cut short. Log it, then let net/http abort the
+			// connection as asked.
+			rec.aborted = true
+			p.logAccess(r, rec)
+			panic(v)
+		}
+		p.logAccess(r, rec)
+	}()
+	if p.co != nil {
+		if key, ok := p.co.key(r); ok {
+			p.co.serve(rw, r, key, rec)
+			return
+		}
+	}
+	p.forward(rw, r, rec)
+}
+
+// forward sends r upstream on its own, once the queue lets it.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
+	start := time.Now()
+	queued, err := p.queue.acquire(r.Context())
+	rec.queued = queued
+	if queued {
+		rec.queueWait = time.Since(start)
+	}
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			p.queue.release()
+		}
+	}
+	defer release()
+	if r.Body != nil && r.Body != http.NoBody {
+		// r is ServeHTTP's copy of the request: its Body is ours to replace.
+		rec.body = &trackedBody{rc: r.Body}
+		r.Body = rec.body
+	}
+	p.rp.ServeHTTP(w, r)
+	_, err = rec.snapshot()
+	rec.complete = !errors.Is(err, hangup.ErrClientGone)
+	// The upstream is done with this request: let the next one in before
+	// the linger, which is the client's business only.
+	release()
+	if rec.complete {
+		p.linger(w, r, rec)
+	}
+}
+
+// rewrite builds the upstream request: the upstream's URL, and
+// X-Forwarded-For, -Host and -Proto. ReverseProxy has already removed the
+// hop-by-hop headers.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.cfg.Upstream) // Host becomes the upstream's; the client's goes in X-Forwarded-Host
+	pr.SetXForwarded()
+}
+
+// modifyResponse handles an answer that the upstream sent before the
+// client's body was all read (see linger.go): it is marked "Connection:
+// close" for an HTTP/1 client, and a refusal is read ahead.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	if res.Request == nil {
+		return nil
+	}
+	rec := recordFrom(res.Request.Context())
+	if rec == nil || !rec.body.unread() {
+		return nil
+	}
+	if rec.http1 {
+		res.Header.Set("Connection", "close")
+	}
+	if res.StatusCode >= 300 && p.cfg.EarlyAnswerBuffer > 0 && readAhead(res, p.cfg.EarlyAnswerBuffer) {
+		rec.body.stopped.Store(true)
+	}
+	return nil
+}
+
+func (p *Proxy) errorLog() *log.Logger {
+	if p.log == nil {
+		return log.New(io.Discard, "", 0)
+	}
+	return slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)
+}

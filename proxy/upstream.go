@@ -1,0 +1,141 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// upstreamTransport sends requests to the upstream. It adds what
+// http.Transport leaves to its caller:
+//
+//   - the upstream timeout: a request whose response headers do not arrive
+//     within the timeout is cancelled with cause ErrUpstreamTimeout, which the
+//     Transport hands back as its error (it returns context.Cause of the
+//     request's context), so the status mapping sees it with errors.Is;
+//   - the outcome of every upstream request, counted once, when its response
+//     body ends (completed), breaks (error, timeout) or is given up on because
+//     the client left (cancelled).
+//
+// The request's context is the client's (or, for a coalesced request, the
+// flight's), so a client that hangup reports gone cancels the upstream request
+// by the Transport's own means: an HTTP/1 upstream connection is closed, an
+// HTTP/2 stream is reset.
+type upstreamTransport struct {
+	rt      http.RoundTripper
+	timeout time.Duration
+	m       *metrics
+}
+
+func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := recordFrom(req.Context())
+	ctx, cancel := context.WithCancelCause(req.Context())
+	var timer *time.Timer
+	if t.timeout > 0 {
+		timer = time.AfterFunc(t.timeout, func() { cancel(ErrUpstreamTimeout) })
+	}
+	res, err := t.rt.RoundTrip(req.WithContext(ctx))
+	if timer != nil && !timer.Stop() && err == nil {
+		// The headers came in as the timer fired: the context is cancelled
+		// under the body, so the response is lost anyway. Say why.
+		res.Body.Close()
+		res, err = nil, ErrUpstreamTimeout
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+			// Whatever the Transport made of it, the cancellation is the
+			// reason.
+			err = cause
+		}
+		cancel(context.Canceled)
+		outcome := outcomeFor(err)
+		t.m.upstreamDone(outcome)
+		if rec != nil {
+			rec.setOutcome(outcome)
+		}
+		return nil, err
+	}
+	if rec != nil {
+		rec.setUpstreamStatus(res.StatusCode)
+	}
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		// The body is the upgraded connection, an io.ReadWriteCloser that
+		// ReverseProxy takes over: it must stay one.
+		t.m.upstreamDone(outcomeCompleted)
+		if rec != nil {
+			rec.setOutcome(outcomeCompleted)
+		}
+		if rwc, ok := res.Body.(io.ReadWriteCloser); ok {
+			res.Body = upgradedBody{rwc, cancel}
+			return res, nil
+		}
+		cancel(context.Canceled)
+		return res, nil
+	}
+	res.Body = &upstreamBody{rc: res.Body, ctx: ctx, cancel: cancel, m: t.m, rec: rec}
+	return res, nil
+}
+
+func (t *upstreamTransport) CloseIdleConnections() {
+	if c, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// upstreamBody counts how the upstream response ended.
+type upstreamBody struct {
+	rc     io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	m      *metrics
+	rec    *record // nil if the request has none
+	once   sync.Once
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	switch {
+	case err == io.EOF:
+		b.done(outcomeCompleted)
+	case err != nil:
+		if cause := context.Cause(b.ctx); cause != nil {
+			err = cause
+		}
+		b.done(outcomeFor(err))
+	}
+	return n, err
+}
+
+func (b *upstreamBody) Close() error {
+	err := b.rc.Close()
+	// Closed before its end without a read error: the proxy gave up on it,
+	// because the client's side failed.
+	b.done(outcomeCancelled)
+	b.cancel(context.Canceled)
+	return err
+}
+
+func (b *upstreamBody) done(outcome string) {
+	b.once.Do(func() {
+		b.m.upstreamDone(outcome)
+		if b.rec != nil {
+			b.rec.setOutcome(outcome)
+		}
+	})
+}
+
+// upgradedBody is the connection of a 101 Switching Protocols response; its
+// context ends when ReverseProxy closes it.
+type upgradedBody struct {
+	io.ReadWriteCloser
+	cancel context.CancelCauseFunc
+}
+
+func (b upgradedBody) Close() error {
+	err := b.ReadWriteCloser.Close()
+	b.cancel(context.Canceled)
+	return err
+}
