@@ -59,11 +59,24 @@ func (w rw) WriteHeader(code int) {
 
 func (w rw) Write(p []byte) (int, error) {
 	st := w.st
-	if st.status.Load() == 0 {
-		st.status.Store(http.StatusOK)
-		st.progress.Or(wroteResponse)
-	}
+	st.markWritten()
 	n, err := st.w.Write(p)
+	st.bytesOut.Add(int64(n))
+	return n, err
+}
+
+// WriteString keeps io.WriteString from copying the string, as net/http's
+// own ResponseWriter does.
+func (w rw) WriteString(s string) (int, error) {
+	st := w.st
+	st.markWritten()
+	var n int
+	var err error
+	if sw, ok := st.w.(io.StringWriter); ok {
+		n, err = sw.WriteString(s)
+	} else {
+		n, err = st.w.Write([]byte(s))
+	}
 	st.bytesOut.Add(int64(n))
 	return n, err
 }
@@ -71,10 +84,7 @@ func (w rw) Write(p []byte) (int, error) {
 // ReadFrom keeps net/http's sendfile path for io.Copy.
 func (w rw) ReadFrom(src io.Reader) (int64, error) {
 	st := w.st
-	if st.status.Load() == 0 {
-		st.status.Store(http.StatusOK)
-		st.progress.Or(wroteResponse)
-	}
+	st.markWritten()
 	var n int64
 	var err error
 	if rf, ok := st.w.(io.ReaderFrom); ok {
@@ -111,4 +121,12 @@ func (w rwFlushHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w rw) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.st.w.(http.Hijacker).Hijack()
+}
+
+// markWritten records an implicit 200 on the first write.
+func (st *request) markWritten() {
+	if st.status.Load() == 0 {
+		st.status.Store(http.StatusOK)
+		st.progress.Or(wroteResponse)
+	}
 }
