@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,6 +84,8 @@ func BenchmarkDetection(b *testing.B) {
 		{"POST-unread-RST", reqPostPartial, func(c *net.TCPConn) { c.SetLinger(0); c.Close() }},
 		{"POST-whole-unread-FIN", reqPostWhole, func(c *net.TCPConn) { c.Close() }},
 		{"pipelined-FIN", reqGET + "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", func(c *net.TCPConn) { c.Close() }},
+		// The next request arrives while the handler runs (golang/go#37145).
+		{"pipelined-late-FIN", reqGET, func(c *net.TCPConn) { c.Close() }},
 	}
 	for _, tc := range cases {
 		for _, sv := range servers {
@@ -97,6 +100,10 @@ func BenchmarkDetection(b *testing.B) {
 					}
 					io.WriteString(c, tc.request)
 					<-bs.entered
+					if strings.HasPrefix(tc.name, "pipelined-late") {
+						io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+						time.Sleep(5 * time.Millisecond)
+					}
 					t0 := time.Now()
 					tc.leave(c.(*net.TCPConn))
 					if t1 := <-bs.ended; !t1.IsZero() {

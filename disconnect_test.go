@@ -50,10 +50,19 @@ func TestDisconnectHTTP1(t *testing.T) {
 		{"POST-partial-unread/RST", reqPostPartial, closeRST, hangup.ReasonReset},
 		{"POST-whole-unread/FIN", reqPostWhole, closeFIN, hangup.ReasonClosed},
 		{"POST-whole-unread/RST", reqPostWhole, closeRST, hangup.ReasonReset},
-		// A pipelined byte stops net/http's own detection (golang/go#37145).
 		{"pipelined/FIN", reqGET + reqGET, closeFIN, hangup.ReasonClosed},
 		{"pipelined/RST", reqGET + reqGET, closeRST, hangup.ReasonReset},
 	}
+	// Sent once the handler runs: a byte that arrives then stops net/http's
+	// own detection for good (golang/go#37145).
+	const late = reqGET
+	cases = append(cases,
+		struct {
+			name    string
+			request string
+			leave   leave
+			reason  hangup.Reason
+		}{"pipelined-late/FIN", reqGET, closeFIN, hangup.ReasonClosed})
 	for _, overTLS := range []bool{false, true} {
 		for _, tc := range cases {
 			name := tc.name
@@ -76,6 +85,12 @@ func TestDisconnectHTTP1(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.waitEntered()
+				if strings.HasPrefix(tc.name, "pipelined-late") {
+					if _, err := io.WriteString(w, late); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(20 * time.Millisecond) // let net/http's background read take the byte
+				}
 				tc.leave(t, tcp)
 				o := s.waitResult()
 				expectGone(t, o, hangup.PhaseHandler)
