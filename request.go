@@ -112,9 +112,18 @@ func (c *reqCtx) Value(key any) any {
 	if key == (stateKey{}) {
 		return c.st
 	}
-	// The cancelCtx answers context.Cause's question (and that of
-	// contexts derived from this one) with itself.
-	if v := c.ctx().Value(key); v != nil {
+	// context.Cause, and every context derived from this one, ask for the
+	// nearest cancelCtx with the context package's own key, an *int: only
+	// such a key needs the cancelCtx made (it answers with itself). Other
+	// keys, such as routers' (chi asks on every request), do not.
+	// TestContextContract fails if the context package ever changes that.
+	var v any
+	if _, cancelKey := key.(*int); cancelKey {
+		v = c.ctx().Value(key)
+	} else {
+		v = c.parent.Value(key)
+	}
+	if v != nil {
 		return v
 	}
 	return c.vals.Value(key)
