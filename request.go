@@ -154,7 +154,10 @@ func stateFrom(ctx context.Context) *request {
 
 func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	c, _ := r.Context().Value(connKey{}).(*conn)
-	st := &request{g: g, c: c, w: w, start: now()}
+	st := &request{g: g, c: c, w: w}
+	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil {
+		st.start = now() // only reports use it
+	}
 	var parent context.Context
 	var stop func() bool
 	if c != nil && c.watched {
