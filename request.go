@@ -333,9 +333,22 @@ func (st *request) finish(stop func() bool) {
 const StatusClientClosedRequest = 499
 
 func logAccess(l *slog.Logger, rep Report) {
+	l.LogAttrs(context.Background(), slog.LevelInfo, "request", rep.Attrs()...)
+}
+
+// Attrs returns the report as the attributes of an access-log line, the one
+// WithAccessLog writes: method, path, proto, remote, status, bytes_in,
+// bytes_out, duration and route (when known); for a client that went away
+// the status is 499 and handler_status, gone_phase, gone_reason and
+// stopped_after follow. Adapters for other servers use it to log the same
+// line.
+func (rep Report) Attrs() []slog.Attr {
 	status := rep.Status
 	if status == 0 {
 		status = http.StatusOK
+	}
+	if rep.Reason != ReasonNone {
+		status = StatusClientClosedRequest
 	}
 	attrs := []slog.Attr{
 		slog.String("method", rep.Method),
@@ -347,8 +360,10 @@ func logAccess(l *slog.Logger, rep Report) {
 		slog.Int64("bytes_out", rep.BytesOut),
 		slog.Duration("duration", rep.Elapsed),
 	}
+	if rep.Route != "" {
+		attrs = append(attrs, slog.String("route", rep.Route))
+	}
 	if rep.Reason != ReasonNone {
-		attrs[4] = slog.Int("status", StatusClientClosedRequest)
 		attrs = append(attrs,
 			slog.Int("handler_status", rep.Status),
 			slog.String("gone_phase", rep.Phase.String()),
@@ -356,7 +371,7 @@ func logAccess(l *slog.Logger, rep Report) {
 			slog.Duration("stopped_after", rep.StoppedAfter),
 		)
 	}
-	l.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+	return attrs
 }
 
 // body wraps the request body to follow the reading phase and count bytes.

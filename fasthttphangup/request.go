@@ -268,33 +268,7 @@ func (st *request) report(d hangup.Departure, end time.Time) hangup.Report {
 	return rep
 }
 
-// logAccess writes the line hangup.WithAccessLog writes, field for field.
+// logAccess writes the line hangup.WithAccessLog writes.
 func logAccess(l *slog.Logger, rep hangup.Report) {
-	status := rep.Status
-	if status == 0 {
-		status = fasthttp.StatusOK
-	}
-	attrs := []slog.Attr{
-		slog.String("method", rep.Method),
-		slog.String("path", rep.Path),
-		slog.String("proto", rep.Proto),
-		slog.String("remote", rep.RemoteAddr),
-		slog.Int("status", status),
-		slog.Int64("bytes_in", rep.BytesIn),
-		slog.Int64("bytes_out", rep.BytesOut),
-		slog.Duration("duration", rep.Elapsed),
-	}
-	if rep.Route != "" {
-		attrs = append(attrs, slog.String("route", rep.Route))
-	}
-	if rep.Reason != hangup.ReasonNone {
-		attrs[4] = slog.Int("status", hangup.StatusClientClosedRequest)
-		attrs = append(attrs,
-			slog.Int("handler_status", rep.Status),
-			slog.String("gone_phase", rep.Phase.String()),
-			slog.String("gone_reason", rep.Reason.String()),
-			slog.Duration("stopped_after", rep.StoppedAfter),
-		)
-	}
-	l.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+	l.LogAttrs(context.Background(), slog.LevelInfo, "request", rep.Attrs()...)
 }
