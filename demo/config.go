@@ -17,6 +17,9 @@ type Config struct {
 	// directory, removed by Close.
 	DataDir string
 	// PostgresURL, when set (postgres://…), enables the "postgres" work kind.
+	// New connects at once: a malformed URL or a server it cannot reach
+	// within PostgresConnectTimeout (unless the URL sets connect_timeout)
+	// is an error.
 	PostgresURL string
 	// PostgresPool is how many PostgreSQL connections the demo may hold at
 	// once (default 4): a fixed capacity, as a real service has.

@@ -107,6 +107,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}()
 
+	// PostgreSQL first: a bad URL or an unreachable server is told before
+	// the SQLite calibration's second.
+	if cfg.PostgresURL != "" {
+		if s.postgres, err = openPostgres(ctx, cfg.PostgresURL, cfg.PostgresPool); err != nil {
+			return nil, err
+		}
+		s.works[WorkPostgres] = s.postgres
+	}
 	dir := cfg.DataDir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "hangup-demo-"); err != nil {
@@ -120,12 +128,6 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.works[WorkSQLite] = s.sqlite
-	if cfg.PostgresURL != "" {
-		if s.postgres, err = openPostgres(ctx, cfg.PostgresURL, cfg.PostgresPool); err != nil {
-			return nil, err
-		}
-		s.works[WorkPostgres] = s.postgres
-	}
 	if s.upstream, err = startUpstream(s.log, s.upstreamCancelled); err != nil {
 		return nil, err
 	}

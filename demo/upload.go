@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/hangup-dev/hangup"
 )
 
 // handleUpload receives an upload the way a careful service does: it
@@ -85,6 +87,9 @@ func (s *Server) receive(ctx context.Context, w http.ResponseWriter, r *http.Req
 			break
 		}
 		if err != nil {
+			if mbe := (*http.MaxBytesError)(nil); !errors.As(err, &mbe) {
+				awaitGone(r)
+			}
 			return "", fmt.Errorf("reading the body after %s: %w", mb(total), err)
 		}
 		// Pace the reading, as a slow disk or a virus scanner would.
@@ -105,6 +110,24 @@ func (s *Server) receive(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return "", fmt.Errorf("recording the upload: %w", err)
 	}
 	return fmt.Sprintf("stored %d bytes, sha256 %s", total, sum[:16]), nil
+}
+
+// bodyErrGrace is how long a failed body read waits for hangup to confirm
+// that the client left.
+const bodyErrGrace = 2 * time.Second
+
+// awaitGone waits, at most bodyErrGrace, for hangup to see the client of r
+// leave, after reading its body failed. A client that aborts an upload makes
+// the read fail (unexpected EOF, connection reset) just as hangup's watcher
+// sees the connection close, and the read can win the race: waiting keeps
+// such an upload from being counted as failed instead of cancelled.
+func awaitGone(r *http.Request) {
+	t := time.NewTimer(bodyErrGrace)
+	defer t.Stop()
+	select {
+	case <-hangup.Gone(r.Context()):
+	case <-t.C:
+	}
 }
 
 func (s *Server) tooLarge(w http.ResponseWriter, rs *reqState, n int64) {

@@ -2,7 +2,12 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	neturl "net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,12 +32,31 @@ type postgresWork struct {
 	slots chan *pgx.Conn
 }
 
-// openPostgres prepares a pool of size connections to url and checks that
-// the database answers.
-func openPostgres(ctx context.Context, url string, size int) (*postgresWork, error) {
-	cfg, err := pgx.ParseConfig(url)
+// PostgresConnectTimeout bounds the demo's connection to PostgreSQL, at
+// start-up and for each new connection of the pool, unless the URL sets
+// connect_timeout: an unreachable or silent server is a clear error, not a
+// hang.
+const PostgresConnectTimeout = 5 * time.Second
+
+// CheckPostgresURL tells whether url is a PostgreSQL URL the demo can use
+// (postgres://user:pass@host:port/dbname?param=value), without connecting.
+// Its error never shows the password.
+func CheckPostgresURL(url string) error {
+	_, err := postgresConfig(url)
+	return err
+}
+
+// postgresConfig parses url into the demo's connection settings.
+func postgresConfig(url string) (*pgx.ConnConfig, error) {
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, fmt.Errorf("%q is not a PostgreSQL URL: want postgres://user:pass@host:port/dbname", redactURL(url))
+	}
+	cfg, err := pgx.ParseConfig(url) // its errors redact the password
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, err
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = PostgresConnectTimeout
 	}
 	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
@@ -41,24 +65,57 @@ func openPostgres(ctx context.Context, url string, size int) (*postgresWork, err
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = "hangup demo"
+	return cfg, nil
+}
+
+// redactURL hides the password of s, if it is a URL that has one.
+func redactURL(s string) string {
+	if u, err := neturl.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return s
+}
+
+// openPostgres prepares a pool of size connections to url and checks that
+// the database answers, within the connect timeout.
+func openPostgres(ctx context.Context, url string, size int) (*postgresWork, error) {
+	cfg, err := postgresConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: bad URL: %w", err)
+	}
 	p := &postgresWork{cfg: cfg, slots: make(chan *pgx.Conn, size)}
 	for range size {
 		p.slots <- nil
 	}
-	check, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// The timeout applies per address a host name resolves to: bound the
+	// whole check too.
+	check, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+time.Second)
 	defer cancel()
 	c, err := p.acquire(check)
-	if err != nil {
-		p.close()
-		return nil, err
+	if err == nil {
+		err = c.Ping(check)
+		p.release(c)
 	}
-	err = c.Ping(check)
-	p.release(c)
 	if err != nil {
 		p.close()
-		return nil, fmt.Errorf("postgres: %w", err)
+		host := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+		if strings.HasPrefix(cfg.Host, "/") {
+			host = cfg.Host // a unix socket directory
+		}
+		return nil, fmt.Errorf("postgres: cannot connect to %s (connect timeout %v): %w",
+			host, cfg.ConnectTimeout, unwrapPostgres(err))
 	}
 	return p, nil
+}
+
+// unwrapPostgres drops the "postgres: " that acquire adds, to say it once.
+func unwrapPostgres(err error) error {
+	if u := errors.Unwrap(err); u != nil && err.Error() == "postgres: "+u.Error() {
+		return u
+	}
+	return err
 }
 
 // acquire takes a connection, waiting for one to be free until ctx is done.

@@ -36,7 +36,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fs.StringVar(&f.addr, "addr", ":8888", "address to listen on")
 	fs.Float64Var(&f.cfg.Seconds, "seconds", 10, "how long /slow works when the request does not say (0 < s ≤ 600)")
 	fs.StringVar(&f.cfg.DataDir, "data", "", "directory of the embedded SQLite database (default: a temporary directory, removed on exit)")
-	fs.StringVar(&f.cfg.PostgresURL, "db", "", "PostgreSQL URL (postgres://user:pass@host/db): enables work=postgres")
+	fs.StringVar(&f.cfg.PostgresURL, "db", "", "PostgreSQL URL (postgres://user:pass@host/db): enables work=postgres; checked at start-up (connect timeout 5s unless the URL sets connect_timeout)")
 	fs.IntVar(&f.cfg.PostgresPool, "db-pool", 4, "PostgreSQL connections the demo may hold at once")
 	fs.IntVar(&f.cfg.Workers, "workers", 4, "requests that may work at once, of any kind; the others wait")
 	fs.StringVar(&f.logFormat, "log-format", "text", "terminal log format: text or json")
@@ -89,8 +89,8 @@ Flags:
 		return nil, fmt.Errorf("--db-pool %d: want at least 1: %w", f.cfg.PostgresPool, errUsage)
 	case f.dbPoolGiven && f.cfg.PostgresURL == "":
 		return nil, fmt.Errorf("--db-pool needs --db: %w", errUsage)
-	case f.cfg.PostgresURL != "" && !strings.HasPrefix(f.cfg.PostgresURL, "postgres://") && !strings.HasPrefix(f.cfg.PostgresURL, "postgresql://"):
-		return nil, fmt.Errorf("--db %q: want a postgres:// URL: %w", f.cfg.PostgresURL, errUsage)
+	case f.cfg.PostgresURL != "" && demo.CheckPostgresURL(f.cfg.PostgresURL) != nil:
+		return nil, fmt.Errorf("--db: %v: %w", demo.CheckPostgresURL(f.cfg.PostgresURL), errUsage)
 	case f.logFormat != "text" && f.logFormat != "json":
 		return nil, fmt.Errorf("--log-format %q: want text or json: %w", f.logFormat, errUsage)
 	case f.cfg.UploadCheck <= 0:
@@ -123,7 +123,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if ctx.Err() != nil {
 			return nil // interrupted while starting
 		}
-		return err
+		return errors.New(oneLine(err.Error()))
 	}
 	defer s.Close()
 	url := "http://" + browsable(ln.Addr())
@@ -153,4 +153,29 @@ func browsable(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// oneLine puts a multi-line error message on one line: pgx tells each
+// address it tried (and each TLS mode) on a line of its own, often the same.
+func oneLine(msg string) string {
+	var parts []string
+	seen := map[string]bool{}
+	for l := range strings.Lines(msg) {
+		l = strings.TrimSpace(l)
+		if l != "" && !seen[l] {
+			seen[l] = true
+			parts = append(parts, l)
+		}
+	}
+	if len(parts) == 0 {
+		return msg
+	}
+	out := parts[0]
+	for i, p := range parts[1:] {
+		if i > 0 || !strings.HasSuffix(out, ":") {
+			out += ";"
+		}
+		out += " " + p
+	}
+	return out
 }

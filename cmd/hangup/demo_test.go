@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,7 +26,10 @@ func TestDemoBadFlags(t *testing.T) {
 		{[]string{"--seconds", "abc"}, "-seconds"},
 		{[]string{"--workers", "0"}, "--workers"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
-		{[]string{"--db", "mysql://localhost/x"}, "--db"},
+		{[]string{"--db", "mysql://localhost/x"}, "not a PostgreSQL URL"},
+		{[]string{"--db", "notaurl"}, `--db: "notaurl" is not a PostgreSQL URL`},
+		{[]string{"--db", "postgres://%zz"}, "--db: cannot parse"},
+		{[]string{"--db", "postgres://u:secret@host:port/x"}, "invalid port"},
 		{[]string{"--db-pool", "8"}, "--db-pool needs --db"},
 		{[]string{"--max-upload", "lots"}, "invalid size"},
 		{[]string{"extra"}, "unexpected argument"},
@@ -35,6 +39,9 @@ func TestDemoBadFlags(t *testing.T) {
 		msg := stderr.String()
 		if code != 2 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line saying %q", tc.args, code, msg, tc.want)
+		}
+		if strings.Contains(msg, "secret") {
+			t.Errorf("%v: the error shows the password: %q", tc.args, msg)
 		}
 	}
 }
@@ -109,5 +116,71 @@ func TestDemoServes(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDemoDatabaseUnreachable: a --db the demo cannot reach is a one-line
+// error at start-up and exit 1, promptly when the port refuses and within
+// the connect timeout when a server accepts but never answers: not a hang.
+func TestDemoDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
+	// A "server" that accepts connections and never says a word.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	defer func() {
+		silent.Close()
+		for c := range accepted {
+			c.Close()
+		}
+	}()
+	// A port nobody listens on.
+	refusing, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := refusing.Addr().String()
+	refusing.Close()
+
+	for _, tc := range []struct {
+		name, db, want string
+	}{
+		{"refused", "postgres://u:secret@" + refused + "/x", "connection refused"},
+		// The default connect timeout, 5 s, is tested in package demo;
+		// here the URL's own keeps the test short.
+		{"silent", "postgres://u:secret@" + silent.Addr().String() + "/x?connect_timeout=1", "timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			start := time.Now()
+			code := run([]string{"demo", "--addr", "127.0.0.1:0", "--db", tc.db}, &stdout, &stderr)
+			took := time.Since(start)
+			msg := stderr.String()
+			t.Logf("exit %d after %v: %s", code, took.Round(time.Millisecond), msg)
+			if code != 1 || strings.Count(msg, "\n") != 1 ||
+				!strings.Contains(msg, "cannot connect to ") || !strings.Contains(msg, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and one line saying it cannot connect (%s)", code, msg, tc.want)
+			}
+			if strings.Contains(msg, "secret") {
+				t.Errorf("the error shows the password: %q", msg)
+			}
+			// A loaded CI machine gets slack; a hang does not.
+			if took > 20*time.Second {
+				t.Errorf("took %v to give up", took)
+			}
+		})
 	}
 }
