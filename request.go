@@ -50,6 +50,7 @@ type request struct {
 const (
 	handlerStarted uint32 = 1 << iota // set under c.mu by attach, or before the handler without a conn
 	departed                          // set under st.mu by clientGone
+	inLine                            // waiting in an Admission's line
 	bodyStarted
 	bodyEOF
 	wroteResponse
@@ -218,7 +219,7 @@ func (st *request) netHTTPCancelled() {
 func (st *request) phase() Phase {
 	p := st.progress.Load()
 	switch {
-	case p&handlerStarted == 0:
+	case p&handlerStarted == 0, p&inLine != 0:
 		return PhaseBeforeHandler
 	case p&wroteResponse != 0:
 		return PhaseWritingResponse

@@ -28,6 +28,14 @@ type Config struct {
 	// (default 4). A request waits for a worker with its context, so one
 	// whose client left while waiting never starts.
 	Workers int
+	// Queue is how many requests may wait for a worker (default 1024);
+	// beyond it a request is answered 503 at once.
+	Queue int
+	// QueueTimeout is the longest a request waits for a worker before it
+	// is answered 503 with Retry-After (0, the default: as long as its
+	// client waits). Set a little below users' patience, it keeps a full
+	// server from working for requests whose users are about to give up.
+	QueueTimeout time.Duration
 	// Seconds is how long /slow works when the request does not say
 	// (default 10, the seed's).
 	Seconds float64
@@ -72,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4
+	}
+	if c.Queue <= 0 {
+		c.Queue = 1024
 	}
 	if c.Seconds <= 0 {
 		c.Seconds = 10

@@ -58,7 +58,7 @@ type Server struct {
 	postgres *postgresWork // nil without Config.PostgresURL
 	upstream *upstreamWork
 	works    map[string]worker
-	sem      chan struct{} // one token per worker
+	admit    *hangup.Admission // one slot per worker
 
 	base       context.Context // every connection's context; cancelled past the shutdown grace
 	cancelBase context.CancelCauseFunc
@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		cfg:    cfg,
 		log:    cfg.Logger,
 		hub:    NewHub(),
-		sem:    make(chan struct{}, cfg.Workers),
+		admit:  hangup.NewAdmission(cfg.Workers, cfg.Queue, cfg.QueueTimeout),
 		active: make(map[string]*reqState),
 		works:  map[string]worker{WorkCPU: cpuWork{}},
 	}

@@ -132,7 +132,8 @@ func TestWaitingForWorkerNeverStarts(t *testing.T) {
 		}
 		return e.ID == id && e.Kind == "end"
 	})
-	expectGoneEnd(t, end, demo.OutcomeCancelled, "handler")
+	// Its work never started: hangup's Admission counts it before the handler.
+	expectGoneEnd(t, end, demo.OutcomeCancelled, "before_handler")
 	if !strings.Contains(end.Err, "waiting for a worker") {
 		t.Errorf("err %q", end.Err)
 	}
@@ -260,4 +261,27 @@ func TestShutdownCancelsRunningWork(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status %s, want 503", resp.Status)
 	}
+}
+
+// TestQueueTimeout: with QueueTimeout, a request that waits too long for a
+// worker is answered 503 with Retry-After, and its work never starts.
+func TestQueueTimeout(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, demo.Config{Workers: 1, QueueTimeout: 50 * time.Millisecond})
+	busy := d.get("/slow?seconds=60&work=cpu")
+	d.waitKind(d.waitStart(busy.LocalAddr()), "work")
+
+	resp, err := http.Get(d.url + "/slow?seconds=1&work=sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("got %d, Retry-After %q, body %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if !strings.Contains(string(body), "no capacity came free") {
+		t.Errorf("body %q does not say why", body)
+	}
+	busy.Close()
 }

@@ -68,6 +68,10 @@ func (s *Server) finishJob(w http.ResponseWriter, r *http.Request, rs *reqState,
 		if errors.Is(out.err, errShutdown) || errors.Is(context.Cause(r.Context()), errShutdown) {
 			rs.status = http.StatusServiceUnavailable
 		}
+		if errors.Is(out.err, hangup.ErrQueueFull) || errors.Is(out.err, hangup.ErrQueueTimeout) {
+			rs.status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+		}
 		rs.log.Error("failed", "work", rs.work, "err", out.err)
 		http.Error(w, out.err.Error(), rs.status)
 	}

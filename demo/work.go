@@ -74,22 +74,18 @@ func (s *Server) workContext(r *http.Request) (context.Context, context.CancelFu
 // runJob waits for a free worker (giving up when ctx is done), runs j on
 // it and reports its progress each second, to the log and the page.
 func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j job) jobResult {
-	select {
-	case s.sem <- struct{}{}:
-	default:
-		rs.log.Info("waiting for a free worker", "workers", cap(s.sem))
-		s.publish(rs, Event{Kind: "wait", Detail: fmt.Sprintf("all %d workers busy: waiting", cap(s.sem))})
+	if s.admit.Stats().Active >= s.cfg.Workers {
+		rs.log.Info("waiting for a free worker", "workers", s.cfg.Workers)
+		s.publish(rs, Event{Kind: "wait", Detail: fmt.Sprintf("all %d workers busy: waiting", s.cfg.Workers)})
 		s.metrics.waiting.Inc()
-		select {
-		case s.sem <- struct{}{}:
-			s.metrics.waiting.Dec()
-		case <-ctx.Done():
-			s.metrics.waiting.Dec()
-			err := fmt.Errorf("gave up waiting for a worker: %w", context.Cause(ctx))
-			return jobResult{err: err, outcome: outcomeOf(r, err)}
-		}
+		defer s.metrics.waiting.Dec()
 	}
-	defer func() { <-s.sem }()
+	release, err := s.admit.Wait(ctx)
+	if err != nil {
+		err = fmt.Errorf("gave up waiting for a worker: %w", err)
+		return jobResult{err: err, outcome: outcomeOf(r, err)}
+	}
+	defer release()
 	s.metrics.inFlight.Inc()
 	defer s.metrics.inFlight.Dec()
 	s.publish(rs, Event{Kind: "work", Work: j.kind, Seconds: j.seconds})

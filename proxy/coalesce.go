@@ -100,6 +100,10 @@ func (c *coalescer) key(r *http.Request) (string, bool) {
 	b.WriteString(scheme)
 	b.WriteString("://")
 	b.WriteString(r.Host)
+	// A separator, since Host may end in what a URI may start with: Host
+	// "h" with "http://h/x" and Host "hhttp:" with "//h/x" are two requests
+	// (found by FuzzCoalesceKey).
+	b.WriteByte(0)
 	b.WriteString(uri)
 	for _, h := range c.vary {
 		vv, ok := r.Header[h]

@@ -138,8 +138,15 @@ func TestCoalesceLastWaiterCancels(t *testing.T) {
 	h.logs.waitFor(t, "of the last waiter, with status 499", func(l map[string]any) bool {
 		return l["status"] == 499.0 && l["gone_reason"] == "reset"
 	})
-	if got := testCounter(t, h.p.m.upstream.WithLabelValues(outcomeCancelled)); got != 1 {
-		t.Errorf("upstream requests cancelled = %v, want 1", got)
+	// The flight's goroutine counts the outcome when its RoundTrip returns,
+	// which may be after the upstream saw the cancellation and after the
+	// waiter's log line.
+	deadline := time.Now().Add(waitLong)
+	for testCounter(t, h.p.m.upstream.WithLabelValues(outcomeCancelled)) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("upstream requests cancelled = %v, want 1", testCounter(t, h.p.m.upstream.WithLabelValues(outcomeCancelled)))
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -80,6 +80,11 @@ func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 	if err := g.Shutdown(shutCtx); err != nil {
 		inFlight := g.Stats().InFlight
 		srv.Close()
+		if ctxErr := shutCtx.Err(); ctxErr != nil {
+			// g.Shutdown joins the server's error and the context's cause,
+			// which here are the same: keep the message on one line.
+			err = ctxErr
+		}
 		shutErr = fmt.Errorf("proxy: %d requests still running %s after shutdown began were cut: %w", inFlight, time.Since(start).Round(time.Millisecond), err)
 	}
 	if adminSrv != nil {

@@ -39,6 +39,8 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fs.StringVar(&f.cfg.PostgresURL, "db", "", "PostgreSQL URL (postgres://user:pass@host/db): enables work=postgres; checked at start-up (connect timeout 5s unless the URL sets connect_timeout)")
 	fs.IntVar(&f.cfg.PostgresPool, "db-pool", 4, "PostgreSQL connections the demo may hold at once")
 	fs.IntVar(&f.cfg.Workers, "workers", 4, "requests that may work at once, of any kind; the others wait")
+	fs.IntVar(&f.cfg.Queue, "queue", 1024, "requests that may wait for a worker; more are answered 503")
+	fs.DurationVar(&f.cfg.QueueTimeout, "queue-timeout", 0, "longest wait for a worker before a 503 with Retry-After (0: as long as the client waits)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "terminal log format: text or json")
 	fs.BoolVar(&f.cfg.IgnoreDisconnect, "ignore-disconnect", false, "run the work on context.WithoutCancel(r.Context()): it goes on for clients that left, as without hangup")
 	fs.Func("max-upload", "largest upload body accepted, larger is answered 413 (default 1GiB)", func(s string) (err error) {
@@ -83,6 +85,8 @@ Flags:
 	switch {
 	case !(f.cfg.Seconds > 0 && f.cfg.Seconds <= 600):
 		return nil, fmt.Errorf("--seconds %g out of range: want 0 < seconds ≤ 600: %w", f.cfg.Seconds, errUsage)
+	case f.cfg.Queue < 0 || f.cfg.QueueTimeout < 0:
+		return nil, fmt.Errorf("--queue and --queue-timeout must not be negative: %w", errUsage)
 	case f.cfg.Workers < 1:
 		return nil, fmt.Errorf("--workers %d: want at least 1: %w", f.cfg.Workers, errUsage)
 	case f.cfg.PostgresPool < 1:

@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,4 +183,149 @@ func TestProxyRuns(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("runProxy did not return after its context was cancelled")
 	}
+}
+
+// TestProxyHelperProcess is not a test: run by TestProxySIGTERM as a
+// subprocess (the os/exec pattern), it is the hangup command, with the
+// arguments after "--". It runs main's run, signal handling included, so the
+// subprocess is the real command without a separate go build (which, under
+// -race on a cold cache, would take longer than the whole package).
+func TestProxyHelperProcess(t *testing.T) {
+	if os.Getenv("HANGUP_TEST_HELPER_PROCESS") != "1" {
+		t.Skip("the hangup command, run as a subprocess by TestProxySIGTERM")
+	}
+	i := slices.Index(os.Args, "--")
+	if i < 0 {
+		os.Exit(3)
+	}
+	os.Exit(run(os.Args[i+1:], os.Stdout, os.Stderr))
+}
+
+// TestProxySIGTERM: "hangup proxy" as its own process. On SIGTERM it stops
+// accepting (new connections are refused), the request in flight gets the
+// rest of its body, and the process exits 0, which it does only when nothing
+// had to be cut at --shutdown-timeout.
+func TestProxySIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first half\n")
+		http.NewResponseController(w).Flush()
+		entered <- struct{}{}
+		select {
+		case <-release:
+			io.WriteString(w, "second half\n")
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release) // on failure, before up.Close waits for the handler
+		}
+	}()
+
+	out := &lineWriter{lines: make(chan map[string]any, 256)}
+	var stderr bytes.Buffer
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProxyHelperProcess$", "--",
+		"proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL, "--log-format", "json", "--shutdown-timeout", "20s")
+	cmd.Env = []string{"HANGUP_TEST_HELPER_PROCESS=1"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HANGUP_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if t.Failed() {
+			cmd.Process.Kill()
+			t.Logf("stderr: %s", stderr.String())
+		}
+		<-exited
+	}()
+	started := out.waitFor(t, "proxy listening")
+	addr, _ := started["listen"].(string)
+
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("first half\n"))
+	if _, err := io.ReadFull(res.Body, first); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	out.waitFor(t, "shutting down")
+	// The listener closes as shutdown begins; until it has, a dial may still
+	// get through.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nc, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("dial after SIGTERM: %v, want connection refused", err)
+			}
+			break
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the proxy still accepts connections after SIGTERM")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the proxy exited (%v) with a request in flight", err)
+	default:
+	}
+
+	close(release)
+	rest, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("the request in flight: %v after %q", err, rest)
+	}
+	if body := string(first) + string(rest); res.StatusCode != 200 || body != "first half\nsecond half\n" {
+		t.Errorf("the request in flight got %d %q, want 200 and the whole body", res.StatusCode, body)
+	}
+	if line := out.waitFor(t, "request"); line["status"] != 200.0 || line["uri"] != "/slow" {
+		t.Errorf("access log line = %v", line)
+	}
+
+	select {
+	case err := <-exited:
+		exited <- err // for the deferred wait
+		if err != nil {
+			t.Fatalf("the proxy exited with %v, want 0; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the proxy did not exit after SIGTERM")
+	}
+	out.waitFor(t, "proxy stopped")
 }
