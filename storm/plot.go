@@ -88,7 +88,9 @@ func WritePlot(w io.Writer, r *Result) error {
 		plotWidth, height, plotWidth, height)
 	fmt.Fprintf(b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(b, `<text x="%d" y="30" font-size="18" font-weight="bold">%s</text>`+"\n", plotLeft, esc(plotTitle(r)))
-	fmt.Fprintf(b, `<text x="%d" y="52" fill="#555">%s</text>`+"\n", plotLeft, esc(plotSubtitle(r)))
+	for i, line := range plotSubtitle(r) {
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#555">%s</text>`+"\n", plotLeft, 52+18*i, esc(line))
+	}
 
 	xmax := float64(max(n, 1))
 	for i, p := range panels {
@@ -193,14 +195,20 @@ func plotTitle(r *Result) string {
 	return fmt.Sprintf("hangup storm: %s, patience %s, reload %.0f%%, abort %s", who, c.Patience, 100*c.ReloadProb, c.Abort)
 }
 
-func plotSubtitle(r *Result) string {
+// plotSubtitle is the run in figures, one or two lines (the work split on
+// its own, so the line fits the picture's width).
+func plotSubtitle(r *Result) []string {
 	t := r.Totals
-	s := fmt.Sprintf("%s · %.0fs · goodput %.1f/s · abandoned %.1f/s · errors %d · p99 %s",
-		r.Config.URL, t.ElapsedS, t.GoodputPerS, t.AbandonedPerS, t.Errors, fmtMs(t.Latency.P99))
-	if w := t.Work; w != nil {
-		s += fmt.Sprintf(" · work useful %.1fs, cancelled %.1fs, wasted %.1fs", w.Useful, w.Cancelled, w.Wasted)
+	p99 := "–"
+	if t.Latency.Count > 0 {
+		p99 = fmtMs(t.Latency.P99)
 	}
-	return s
+	lines := []string{fmt.Sprintf("%s · %.0fs · goodput %.1f/s · abandoned %.1f/s · errors %d · p99 %s",
+		r.Config.URL, t.ElapsedS, t.GoodputPerS, t.AbandonedPerS, t.Errors, p99)}
+	if w := t.Work; w != nil {
+		lines = append(lines, fmt.Sprintf("server work: useful %.1fs, cancelled %.1fs, wasted %.1fs", w.Useful, w.Cancelled, w.Wasted))
+	}
+	return lines
 }
 
 // niceTicks returns 0 and evenly spaced round values (one of steps times a
