@@ -99,3 +99,18 @@ func ExampleGuard_Handler() {
 	fmt.Println(g.Stats().InFlight)
 	// Output: 0
 }
+
+// An Admission in front of heavy work: four at once, a hundred in line, none
+// waiting longer than users will; a user who gives up in line costs nothing.
+func ExampleAdmission() {
+	heavy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// rows, err := db.QueryContext(r.Context(), heavyQuery)
+	})
+	line := hangup.NewAdmission(4, 100, 1500*time.Millisecond)
+	mux := http.NewServeMux()
+	mux.Handle("/report", line.Handler(heavy))
+	srv := &http.Server{Addr: ":8080", Handler: mux}
+	hangup.Install(srv)
+	fmt.Println(line.Stats().Active)
+	// Output: 0
+}
