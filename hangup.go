@@ -156,9 +156,9 @@ func Departed(ctx context.Context) (Departure, bool) {
 	return st.departure, st.departure.Reason != ReasonNone
 }
 
-// Report describes one abandoned request: a request whose client went away
-// before its handler returned. It is passed to the OnAbandon hook once the
-// handler has returned.
+// Report describes one request once its handler has returned. OnAbandon
+// receives those whose client went away before the handler returned, unless
+// the response was already complete (ResponseComplete).
 type Report struct {
 	Departure
 	Method     string
@@ -176,4 +176,9 @@ type Report struct {
 	BytesOut     int64 // response body bytes the handler wrote
 	Status       int   // status the handler wrote, 0 if none
 	MustFinish   bool  // the request was allowed to finish (MustFinish)
+	// ResponseComplete: the client left only after the whole response had
+	// been written (a Content-Length body written in full, or no body). Such
+	// a request is counted gone but is not abandoned: OnAbandon is not
+	// called for it and the access log keeps its real status.
+	ResponseComplete bool
 }

@@ -263,3 +263,45 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// TestLeftAfterCompleteResponse: a client that reads its whole answer and
+// closes while the handler is still busy (draining an upload, say) did not
+// abandon the request: no OnAbandon, and the log keeps the real status.
+func TestLeftAfterCompleteResponse(t *testing.T) {
+	var buf syncBuffer
+	var abandoned atomic.Int32
+	var s *server
+	s = startServer(t, serverOpts{
+		opts: []hangup.Option{
+			hangup.WithAccessLog(slog.New(slog.NewJSONHandler(&buf, nil))),
+			hangup.OnAbandon(func(hangup.Report) { abandoned.Add(1) }),
+		},
+		handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "6")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, "denied")
+			http.NewResponseController(w).Flush()
+			s.waitHandler(w, r) // busy until the client leaves
+		})})
+	c := dialTCP(t, s.addr())
+	write(t, c, reqPostPartial)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	s.waitEntered()
+	c.Close()
+	s.waitResult()
+	s.srv.Close()
+	if n := abandoned.Load(); n != 0 {
+		t.Errorf("OnAbandon called %d times for a request whose answer was complete", n)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(buf.String())), &m); err != nil {
+		t.Fatalf("log %q: %v", buf.String(), err)
+	}
+	if m["status"] != float64(401) {
+		t.Errorf("logged status %v, want the 401 that was delivered", m["status"])
+	}
+}

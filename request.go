@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -320,7 +321,8 @@ func (st *request) finish(stop func() bool) {
 		if rep.StoppedAfter < 0 {
 			rep.StoppedAfter = 0
 		}
-		if f := st.g.cfg.onAbandon; f != nil {
+		rep.ResponseComplete = st.responseComplete()
+		if f := st.g.cfg.onAbandon; f != nil && !rep.ResponseComplete {
 			f(rep)
 		}
 	}
@@ -348,7 +350,7 @@ func (rep Report) Attrs() []slog.Attr {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	if rep.Reason != ReasonNone {
+	if rep.Reason != ReasonNone && !rep.ResponseComplete {
 		status = StatusClientClosedRequest
 	}
 	attrs := []slog.Attr{
@@ -419,4 +421,25 @@ func SetRoute(ctx context.Context, route string) bool {
 	st.route = route
 	st.mu.Unlock()
 	return true
+}
+
+// responseComplete reports whether the whole response had been written: a
+// status without a body, or as many body bytes as its Content-Length said.
+// A client that leaves after that did not abandon anything (it read its
+// answer and closed, while the handler drained an upload, say). It runs on
+// the handler's goroutine, after the handler returned.
+func (st *request) responseComplete() bool {
+	status := int(st.status.Load())
+	switch {
+	case status == 0:
+		return false
+	case status == http.StatusNoContent, status == http.StatusNotModified, st.req.Method == http.MethodHead:
+		return true
+	}
+	cl := st.w.Header().Get("Content-Length")
+	if cl == "" {
+		return false
+	}
+	n, err := strconv.ParseInt(cl, 10, 64)
+	return err == nil && st.bytesOut.Load() >= n
 }
