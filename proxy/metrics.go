@@ -34,6 +34,11 @@ type metrics struct {
 	drops     *prometheus.CounterVec
 	coalesced prometheus.Counter
 	depth     prometheus.GaugeFunc
+
+	// The counters of every label value, resolved once: a lookup by label
+	// per request hashes the value and takes the vector's lock.
+	byOutcome map[string]prometheus.Counter
+	byReason  map[string]prometheus.Counter
 }
 
 func newMetrics(depth func() int) *metrics {
@@ -57,17 +62,32 @@ func newMetrics(depth func() int) *metrics {
 	}
 	// Every label value exists from the start, so dashboards and alerts see
 	// zeros rather than absent series.
+	m.byOutcome = make(map[string]prometheus.Counter)
 	for _, o := range []string{outcomeCompleted, outcomeCancelled, outcomeError, outcomeTimeout} {
-		m.upstream.WithLabelValues(o)
+		m.byOutcome[o] = m.upstream.WithLabelValues(o)
 	}
+	m.byReason = make(map[string]prometheus.Counter)
 	for _, r := range []string{dropFull, dropTimeout, dropClientGone} {
-		m.drops.WithLabelValues(r)
+		m.byReason[r] = m.drops.WithLabelValues(r)
 	}
 	return m
 }
 
-func (m *metrics) upstreamDone(outcome string) { m.upstream.WithLabelValues(outcome).Inc() }
-func (m *metrics) dropped(reason string)       { m.drops.WithLabelValues(reason).Inc() }
+func (m *metrics) upstreamDone(outcome string) {
+	if c, ok := m.byOutcome[outcome]; ok {
+		c.Inc()
+		return
+	}
+	m.upstream.WithLabelValues(outcome).Inc()
+}
+
+func (m *metrics) dropped(reason string) {
+	if c, ok := m.byReason[reason]; ok {
+		c.Inc()
+		return
+	}
+	m.drops.WithLabelValues(reason).Inc()
+}
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {

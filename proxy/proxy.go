@@ -45,7 +45,10 @@ type Config struct {
 	// path, if any, is prefixed to the client's.
 	Upstream *url.URL
 	// Transport sends requests upstream. Default: a clone of
-	// http.DefaultTransport that keeps more idle connections per host.
+	// http.DefaultTransport that keeps more idle connections per host and
+	// leaves Accept-Encoding to the client (DisableCompression: the upstream
+	// compresses only for clients that ask, and the proxy never inflates an
+	// answer on their behalf).
 	Transport http.RoundTripper
 	// UpstreamTimeout bounds the wait for the upstream's response headers;
 	// past it the request is cancelled and the client gets 504. The body
@@ -166,6 +169,7 @@ func New(cfg Config) (*Proxy, error) {
 	if rt == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 64
+		t.DisableCompression = true
 		rt = t
 	}
 	p.transport = &upstreamTransport{rt: rt, timeout: cfg.UpstreamTimeout, m: p.m}

@@ -121,11 +121,16 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	// The access log is buffered like nginx's "buffer=32k flush=…": one
+	// write(2) per request was a tenth of the proxy's cost. Lines reach
+	// stdout at most 100 ms late; Close writes the rest at exit.
+	logOut := proxy.NewLogWriter(stdout, 0, 0)
+	defer logOut.Close()
 	switch logFormat {
 	case "text":
-		cfg.Logger = slog.New(slog.NewTextHandler(stdout, nil))
+		cfg.Logger = slog.New(slog.NewTextHandler(logOut, nil))
 	case "json":
-		cfg.Logger = slog.New(slog.NewJSONHandler(stdout, nil))
+		cfg.Logger = slog.New(slog.NewJSONHandler(logOut, nil))
 	default:
 		return fmt.Errorf("--log-format %q: want text or json: %w", logFormat, errUsage)
 	}

@@ -15,7 +15,9 @@
 #
 # Environment: DURATION (10s), CONNS (32), THREADS (1), ROUNDS (3),
 # TRIALS (200), ABORT_TIMEOUT (1s), KEEP (1: keep the temp dir with configs
-# and logs). Needs go; nginx, haproxy and wrk when installed
+# and logs), TARGETS (names of the (a) targets to run, space-separated;
+# default all), PROBE (0: skip (b)), BASELINE (a hangup binary to run as
+# the target "baseline" next to the one built here: before/after in one run). Needs go; nginx, haproxy and wrk when installed
 # (apt-get install -y nginx haproxy wrk); targets that are missing are
 # skipped. The script starts its own instances on loopback ports with
 # configs in a temp dir, and stops them on exit.
@@ -83,37 +85,7 @@ start_proxies() {
 	printf -v "${prefix}_hangup" %s "$p"
 
 	if [[ $have_nginx == 1 ]]; then
-		p=$(freeport)
-		mkdir -p "$tmp/$prefix-nginx"
-		cat >"$tmp/$prefix-nginx/nginx.conf" <<-EOF
-			daemon off;
-			user root;
-			worker_processes auto;
-			pid $tmp/$prefix-nginx/nginx.pid;
-			error_log $tmp/$prefix-nginx/error.log warn;
-			events { worker_connections 4096; }
-			http {
-			    access_log $tmp/$prefix-nginx/access.log;
-			    client_body_temp_path $tmp/$prefix-nginx/body;
-			    proxy_temp_path $tmp/$prefix-nginx/proxy;
-			    fastcgi_temp_path $tmp/$prefix-nginx/fastcgi;
-			    uwsgi_temp_path $tmp/$prefix-nginx/uwsgi;
-			    scgi_temp_path $tmp/$prefix-nginx/scgi;
-			    keepalive_requests 1000000;
-			    upstream up { server 127.0.0.1:$up; keepalive 64; keepalive_requests 1000000; }
-			    server {
-			        listen 127.0.0.1:$p;
-			        location / {
-			            proxy_pass http://up;
-			            proxy_http_version 1.1;
-			            proxy_set_header Connection "";
-			        }
-			    }
-			}
-		EOF
-		nginx -p "$tmp/$prefix-nginx" -c "$tmp/$prefix-nginx/nginx.conf" 2>"$tmp/$prefix-nginx.err" &
-		pids+=($!)
-		waitport "$p"
+		start_nginx "$up" "$prefix-nginx" ""
 		printf -v "${prefix}_nginx" %s "$p"
 	fi
 
@@ -121,6 +93,43 @@ start_proxies() {
 		start_haproxy "$up" "$prefix-haproxy" "option abortonclose"
 		printf -v "${prefix}_haproxy" %s "$p"
 	fi
+}
+
+# start_nginx UPSTREAM_PORT NAME LOGOPTS: starts nginx in front of
+# 127.0.0.1:UPSTREAM_PORT with LOGOPTS after its access_log path (empty:
+# nginx's default, one write per request); sets p to its port.
+start_nginx() {
+	p=$(freeport)
+	mkdir -p "$tmp/$2"
+	cat >"$tmp/$2/nginx.conf" <<-EOF
+		daemon off;
+		user root;
+		worker_processes auto;
+		pid $tmp/$2/nginx.pid;
+		error_log $tmp/$2/error.log warn;
+		events { worker_connections 4096; }
+		http {
+		    access_log $tmp/$2/access.log $3;
+		    client_body_temp_path $tmp/$2/body;
+		    proxy_temp_path $tmp/$2/proxy;
+		    fastcgi_temp_path $tmp/$2/fastcgi;
+		    uwsgi_temp_path $tmp/$2/uwsgi;
+		    scgi_temp_path $tmp/$2/scgi;
+		    keepalive_requests 1000000;
+		    upstream up { server 127.0.0.1:$1; keepalive 64; keepalive_requests 1000000; }
+		    server {
+		        listen 127.0.0.1:$p;
+		        location / {
+		            proxy_pass http://up;
+		            proxy_http_version 1.1;
+		            proxy_set_header Connection "";
+		        }
+		    }
+		}
+	EOF
+	nginx -p "$tmp/$2" -c "$tmp/$2/nginx.conf" 2>"$tmp/$2.err" &
+	pids+=($!)
+	waitport "$p"
 }
 
 # start_haproxy UPSTREAM_PORT NAME OPTION: starts HAProxy with OPTION in its
@@ -188,8 +197,29 @@ GOGC=400 "$tmp/hangup" proxy --listen "127.0.0.1:$gogc" --upstream "http://127.0
 pids+=($!)
 waitport "$gogc"
 targets=("direct:$hello" "hangup:$tp_hangup" "hangup-GOGC=400:$gogc")
-[[ $have_nginx == 1 ]] && targets+=("nginx:$tp_nginx")
+if [[ -n "${BASELINE:-}" ]]; then
+	p=$(freeport)
+	"$BASELINE" proxy --listen "127.0.0.1:$p" --upstream "http://127.0.0.1:$hello" \
+		>"$tmp/tp-baseline-access.log" 2>"$tmp/tp-baseline.err" &
+	pids+=($!)
+	waitport "$p"
+	targets+=("baseline:$p")
+fi
+if [[ $have_nginx == 1 ]]; then
+	# nginx with a buffered access log, as the proxy's (32 KiB, flushed at
+	# most 100 ms after a line; nginx's flush is in whole seconds).
+	start_nginx "$hello" tp-nginx-buflog "combined buffer=32k flush=1s"
+	targets+=("nginx:$tp_nginx" "nginx-buffered-log:$p")
+fi
 [[ $have_haproxy == 1 ]] && targets+=("haproxy:$tp_haproxy")
+
+if [[ -n "${TARGETS:-}" ]]; then
+	keep=()
+	for t in "${targets[@]}"; do
+		[[ " $TARGETS " == *" ${t%%:*} "* ]] && keep+=("$t")
+	done
+	targets=("${keep[@]}")
+fi
 
 for t in "${targets[@]}"; do # warm-up: connections, caches, Go's heap
 	DURATION=2s loadrun "${t#*:}" >/dev/null
@@ -228,6 +258,7 @@ done
 echo
 
 # (b) abort propagation.
+[[ "${PROBE:-1}" == 0 ]] && exit 0
 probe=$(freeport)
 start_proxies "$probe" ab
 args=("direct=127.0.0.1:$probe" "hangup=127.0.0.1:$ab_hangup")
