@@ -16,12 +16,18 @@ type conn struct {
 	watched bool            // registered with the watcher; immutable after track
 	id      uint64          // watcher registration, guarded by the watcher's lock
 
-	mu         sync.Mutex
-	active     *request // requests whose handler runs, linked by next/prev
-	gone       bool
-	departure  Departure // why and when it went, if gone
-	halfClosed bool
-	onGone     func(Reason) // WatchConn's callback, instead of requests
+	mu        sync.Mutex
+	active    *request     // requests whose handler runs, linked by next/prev
+	departure Departure    // why and when the client went; Reason is ReasonNone while it is there
+	onGone    func(Reason) // WatchConn's callback, instead of requests
+}
+
+// newConn resolves nc's socket once, for the socket options and the watcher,
+// and applies the socket options.
+func newConn(cfg *config, nc net.Conn, onGone func(Reason)) *conn {
+	c := &conn{cfg: cfg, nc: nc, raw: rawConn(nc), onGone: onGone}
+	c.setSockopts()
+	return c
 }
 
 // rawConn finds the socket under nc: *tls.Conn and other wrappers that
@@ -49,7 +55,7 @@ func rawConn(nc net.Conn) syscall.RawConn {
 func (c *conn) attach(st *request) (Departure, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gone {
+	if c.departure.Reason != ReasonNone {
 		return c.departure, true
 	}
 	st.progress.Or(handlerStarted)
@@ -82,14 +88,12 @@ func (c *conn) hangup(reason Reason, halfOnly bool) (rearm bool) {
 	at := now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gone {
+	if c.departure.Reason != ReasonNone {
 		return false
 	}
 	if halfOnly && c.cfg.halfCloseWaits {
-		c.halfClosed = true
 		return true
 	}
-	c.gone = true
 	c.departure = Departure{At: at, Reason: reason}
 	for st := c.active; st != nil; st = st.next {
 		st.clientGone(reason, at)

@@ -168,9 +168,8 @@ type connKey struct{}
 
 // track registers a new connection; it runs in ConnContext, in the accept loop.
 func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {
-	c := &conn{cfg: &g.cfg, nc: nc}
+	c := newConn(&g.cfg, nc, nil)
 	c.base = context.WithValue(ctx, connKey{}, c)
-	c.setSockopts()
 	c.watched = watch(c)
 	g.mu.Lock()
 	g.conns[nc] = c

@@ -45,7 +45,6 @@ var theWatcher = watcher{conns: make(map[uint64]*conn)}
 const watchEvents = unix.EPOLLRDHUP | unix.EPOLLONESHOT
 
 func watch(c *conn) bool {
-	c.raw = rawConn(c.nc)
 	if c.raw == nil {
 		return false
 	}
@@ -212,11 +211,10 @@ func (c *conn) setSockopts() {
 	if ka.idle <= 0 && ut <= 0 {
 		return
 	}
-	raw := rawConn(c.nc)
-	if raw == nil {
+	if c.raw == nil {
 		return
 	}
-	raw.Control(func(fd uintptr) {
+	c.raw.Control(func(fd uintptr) {
 		s := int(fd)
 		if ka.idle > 0 {
 			unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)

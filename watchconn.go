@@ -16,8 +16,7 @@ import (
 // stop is then a no-op and gone is never called.
 func WatchConn(nc net.Conn, gone func(Reason), opts ...Option) (stop func(), ok bool) {
 	cfg := newConfig(opts)
-	c := &conn{cfg: &cfg, nc: nc, onGone: gone}
-	c.setSockopts()
+	c := newConn(&cfg, nc, gone)
 	if !watch(c) {
 		return func() {}, false
 	}

@@ -106,12 +106,8 @@ func (w rwFlush) Flush()       { w.flush() }
 func (w rwFlushHijack) Flush() { w.flush() }
 
 func (w rw) flush() {
-	st := w.st
-	if st.status.Load() == 0 {
-		st.status.Store(http.StatusOK)
-	}
-	st.progress.Or(wroteResponse)
-	st.w.(http.Flusher).Flush()
+	w.st.markWritten() // a flush sends the headers: an implicit 200
+	w.st.w.(http.Flusher).Flush()
 }
 
 func (w rwHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
