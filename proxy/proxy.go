@@ -44,7 +44,10 @@ type Config struct {
 	// Upstream is where requests go: an http or https URL with a host. Its
 	// path, if any, is prefixed to the client's.
 	Upstream *url.URL
-	// Transport sends requests upstream. Default: a clone of
+	// Transport sends requests upstream. Default: for an http:// upstream,
+	// body-less GET, HEAD and OPTIONS requests go on connections of the
+	// proxy's own, written and read on the request's goroutine; everything
+	// else through a clone of
 	// http.DefaultTransport that keeps more idle connections per host and
 	// leaves Accept-Encoding to the client (DisableCompression: the upstream
 	// compresses only for clients that ask, and the proxy never inflates an
@@ -173,6 +176,9 @@ func New(cfg Config) (*Proxy, error) {
 		rt = t
 	}
 	p.transport = &upstreamTransport{rt: rt, timeout: cfg.UpstreamTimeout, m: p.m}
+	if cfg.Transport == nil && directUpstream(cfg.Upstream) {
+		p.transport.h1 = newH1Transport(cfg.Upstream)
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport,
@@ -182,6 +188,17 @@ func New(cfg Config) (*Proxy, error) {
 		BufferPool:     copyBuffers,
 	}
 	return p, nil
+}
+
+// directUpstream reports whether requests to u may skip http.Transport (see
+// h1Transport): u is http://, and no HTTP proxy from the environment
+// (HTTP_PROXY, NO_PROXY) applies to it.
+func directUpstream(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	via, err := http.ProxyFromEnvironment(&http.Request{URL: u})
+	return err == nil && via == nil
 }
 
 // copyBuffers lends ReverseProxy the buffers it copies response bodies

@@ -25,13 +25,23 @@ import (
 // by the Transport's own means: an HTTP/1 upstream connection is closed, an
 // HTTP/2 stream is reset.
 type upstreamTransport struct {
+	h1      *h1Transport // nil: everything goes through rt
 	rt      http.RoundTripper
 	timeout time.Duration
 	m       *metrics
 }
 
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rec := recordFrom(req.Context())
+	if t.h1 != nil && t.h1.direct(req) {
+		// h1Transport keeps the timeout with a deadline on its connection,
+		// and gives the context's cause as its error.
+		var deadline time.Time
+		if t.timeout > 0 {
+			deadline = time.Now().Add(t.timeout)
+		}
+		res, err := t.h1.roundTrip(req, deadline)
+		return t.account(req.Context(), nil, res, err)
+	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	var timer *time.Timer
 	if t.timeout > 0 {
@@ -44,6 +54,17 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		res.Body.Close()
 		res, err = nil, ErrUpstreamTimeout
 	}
+	return t.account(ctx, cancel, res, err)
+}
+
+// account counts the outcome of a round trip whose context is ctx, or wraps
+// the body to count it when the body ends. cancel, if not nil, ends ctx once
+// the request is done with.
+func (t *upstreamTransport) account(ctx context.Context, cancel context.CancelCauseFunc, res *http.Response, err error) (*http.Response, error) {
+	if cancel == nil {
+		cancel = func(error) {}
+	}
+	rec := recordFrom(ctx)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
 			// Whatever the Transport made of it, the cancellation is the
@@ -80,6 +101,9 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 func (t *upstreamTransport) CloseIdleConnections() {
+	if t.h1 != nil {
+		t.h1.CloseIdleConnections()
+	}
 	if c, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
