@@ -84,7 +84,11 @@ func outcomeFor(err error) string {
 // plain-text body that says what happened and what to do. The details (the
 // upstream's address, the dial error) go to the log, not to the client.
 func (p *Proxy) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	rec := recordFrom(r.Context())
+	p.answerError(w, recordFrom(r.Context()), err)
+}
+
+// answerError is writeError for a request whose record, if any, is rec.
+func (p *Proxy) answerError(w http.ResponseWriter, rec *record, err error) {
 	if rec != nil {
 		rec.setErr(err)
 	}

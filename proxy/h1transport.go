@@ -94,14 +94,18 @@ func (t *h1Transport) direct(req *http.Request) bool {
 // The answer's head must arrive before deadline, if not zero, or the error is
 // ErrUpstreamTimeout; if the request's context ends first, the error is its
 // cause.
-func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
+//
+// With w nil, req is an upstream request, sent as it is, and 1xx answers go
+// to its httptrace.ClientTrace. With w, req is the client's own request,
+// sent as forwardDirect says, and 1xx answers go to w.
+func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time, w http.ResponseWriter) (*http.Response, error) {
 	ctx := req.Context()
 	for {
 		c, err := t.get(ctx, deadline)
 		if err != nil {
 			return nil, err
 		}
-		res, err := t.exchange(ctx, c, req, deadline)
+		res, err := t.exchange(ctx, c, req, deadline, w)
 		if err == nil {
 			return res, nil
 		}
@@ -120,7 +124,7 @@ var errNothingRead = errors.New("proxy: upstream connection closed before the an
 
 // exchange sends req on c and reads the answer's head. The connection is
 // closed when ctx ends before the answer's body is done with.
-func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request, deadline time.Time) (*http.Response, error) {
+func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request, deadline time.Time, w http.ResponseWriter) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
 	fail := func(err error) (*http.Response, error) {
 		stop()
@@ -136,13 +140,22 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	if !deadline.IsZero() {
 		c.nc.SetDeadline(deadline)
 	}
-	if err := req.Write(c.bw); err != nil {
+	var err error
+	if w != nil {
+		err = writeForwarded(c.bw, req, t.host)
+	} else {
+		err = req.Write(c.bw)
+	}
+	if err != nil {
 		return fail(fmt.Errorf("%w: %w", errNothingRead, err))
 	}
 	if err := c.bw.Flush(); err != nil {
 		return fail(fmt.Errorf("%w: %w", errNothingRead, err))
 	}
-	trace := httptrace.ContextClientTrace(ctx)
+	var trace *httptrace.ClientTrace
+	if w == nil {
+		trace = httptrace.ContextClientTrace(ctx)
+	}
 	for n1xx := 0; ; n1xx++ {
 		if _, err := c.br.Peek(1); err != nil && n1xx == 0 {
 			return fail(fmt.Errorf("%w: %w", errNothingRead, err))
@@ -157,7 +170,12 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 			if n1xx >= h1Max1xx {
 				return fail(errors.New("proxy: the upstream sent too many 1xx answers"))
 			}
-			if trace != nil && trace.Got1xxResponse != nil {
+			if w != nil {
+				h := w.Header()
+				copyHeader(h, res.Header)
+				w.WriteHeader(res.StatusCode)
+				clear(h) // WriteHeader keeps them for a 1xx
+			} else if trace != nil && trace.Got1xxResponse != nil {
 				if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
 					return fail(err)
 				}

@@ -46,15 +46,20 @@ func newConnCountingUpstream(t *testing.T, h http.HandlerFunc) *connCountingUpst
 	return u
 }
 
-// rawUpstream serves each connection with serve, then closes it, until the
-// test ends.
-func rawUpstream(t *testing.T, serve func(net.Conn)) *url.URL {
+// rawUpstream serves each connection with serve, on a goroutine of its
+// own, then closes it; connections still open when the test ends are
+// closed.
+func rawUpstream(t testing.TB, serve func(net.Conn)) *url.URL {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -63,12 +68,24 @@ func rawUpstream(t *testing.T, serve func(net.Conn)) *url.URL {
 			if err != nil {
 				return
 			}
-			serve(c)
-			c.Close()
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serve(c)
+				c.Close()
+			}()
 		}
 	}()
 	t.Cleanup(func() {
 		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
 		wg.Wait()
 	})
 	u, _ := url.Parse("http://" + ln.Addr().String())
@@ -329,7 +346,7 @@ func TestH1IdleConnectionsExpire(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	for range 3 {
 		req, _ := http.NewRequest("GET", u.url.String(), nil)
-		res, err := tr.roundTrip(req, time.Time{})
+		res, err := tr.roundTrip(req, time.Time{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,11 +385,11 @@ func TestH1Deadline(t *testing.T) {
 	tr := newH1Transport(u.url)
 	defer tr.CloseIdleConnections()
 	req, _ := http.NewRequest("GET", u.url.String()+"/slow-head", nil)
-	if _, err := tr.roundTrip(req, time.Now().Add(30*time.Millisecond)); !errors.Is(err, ErrUpstreamTimeout) {
+	if _, err := tr.roundTrip(req, time.Now().Add(30*time.Millisecond), nil); !errors.Is(err, ErrUpstreamTimeout) {
 		t.Errorf("slow head: error %v, want ErrUpstreamTimeout", err)
 	}
 	req, _ = http.NewRequest("GET", u.url.String()+"/slow-body", nil)
-	res, err := tr.roundTrip(req, time.Now().Add(30*time.Millisecond))
+	res, err := tr.roundTrip(req, time.Now().Add(30*time.Millisecond), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

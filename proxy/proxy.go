@@ -152,6 +152,7 @@ type Proxy struct {
 	m         *metrics
 	log       *slog.Logger // nil: no logs
 	draining  atomic.Bool  // Serve is shutting down
+	directOK  bool         // body-less requests may take the direct path (direct.go)
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -176,8 +177,9 @@ func New(cfg Config) (*Proxy, error) {
 		rt = t
 	}
 	p.transport = &upstreamTransport{rt: rt, timeout: cfg.UpstreamTimeout, m: p.m}
-	if cfg.Transport == nil && directUpstream(cfg.Upstream) {
+	if cfg.Transport == nil && h1Upstream(cfg.Upstream) {
 		p.transport.h1 = newH1Transport(cfg.Upstream)
+		p.directOK = directUpstream(cfg.Upstream)
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -188,17 +190,6 @@ func New(cfg Config) (*Proxy, error) {
 		BufferPool:     copyBuffers,
 	}
 	return p, nil
-}
-
-// directUpstream reports whether requests to u may skip http.Transport (see
-// h1Transport): u is http://, and no HTTP proxy from the environment
-// (HTTP_PROXY, NO_PROXY) applies to it.
-func directUpstream(u *url.URL) bool {
-	if u.Scheme != "http" {
-		return false
-	}
-	via, err := http.ProxyFromEnvironment(&http.Request{URL: u})
-	return err == nil && via == nil
 }
 
 // copyBuffers lends ReverseProxy the buffers it copies response bodies
@@ -279,7 +270,6 @@ func (cfg *Config) setDefaults() {
 // ServeHTTP proxies r to the upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &record{start: time.Now(), http1: r.ProtoMajor == 1}
-	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
 	rw := &respWriter{ResponseWriter: w, rec: rec}
 	defer func() {
 		if v := recover(); v != nil {
@@ -310,7 +300,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 		rec.queueWait = time.Since(start)
 	}
 	if err != nil {
-		p.writeError(w, r, err)
+		p.answerError(w, rec, err)
 		return
 	}
 	released := false
@@ -321,8 +311,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 		}
 	}
 	defer release()
+	if p.direct(r) {
+		p.forwardDirect(w, r, rec)
+		return
+	}
+	// The upstream request's context carries the record, for the Transport,
+	// ModifyResponse and ErrorHandler.
+	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
 	if r.Body != nil && r.Body != http.NoBody {
-		// r is ServeHTTP's copy of the request: its Body is ours to replace.
+		// r is our copy of the request: its Body is ours to replace.
 		rec.body = &trackedBody{rc: r.Body}
 		r.Body = rec.body
 	}

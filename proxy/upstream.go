@@ -39,8 +39,8 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if t.timeout > 0 {
 			deadline = time.Now().Add(t.timeout)
 		}
-		res, err := t.h1.roundTrip(req, deadline)
-		return t.account(req.Context(), nil, res, err)
+		res, err := t.h1.roundTrip(req, deadline, nil)
+		return t.account(req.Context(), recordFrom(req.Context()), nil, res, err)
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	var timer *time.Timer
@@ -54,17 +54,16 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		res.Body.Close()
 		res, err = nil, ErrUpstreamTimeout
 	}
-	return t.account(ctx, cancel, res, err)
+	return t.account(ctx, recordFrom(ctx), cancel, res, err)
 }
 
-// account counts the outcome of a round trip whose context is ctx, or wraps
-// the body to count it when the body ends. cancel, if not nil, ends ctx once
-// the request is done with.
-func (t *upstreamTransport) account(ctx context.Context, cancel context.CancelCauseFunc, res *http.Response, err error) (*http.Response, error) {
+// account counts the outcome of a round trip whose context is ctx, in rec
+// too if not nil, or wraps the body to count it when the body ends. cancel,
+// if not nil, ends ctx once the request is done with.
+func (t *upstreamTransport) account(ctx context.Context, rec *record, cancel context.CancelCauseFunc, res *http.Response, err error) (*http.Response, error) {
 	if cancel == nil {
 		cancel = func(error) {}
 	}
-	rec := recordFrom(ctx)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
 			// Whatever the Transport made of it, the cancellation is the
