@@ -102,13 +102,28 @@ func (w *respWriter) Write(p []byte) (int, error) {
 
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logAccess writes the request's access log line. A client that left before
-// its response was complete is logged with status 499, like nginx, with the
-// status it was sent (if any) as sent_status.
+// logAccess writes the request's access log line: to Config.AccessLog if
+// set, else to Config.Logger.
 func (p *Proxy) logAccess(r *http.Request, rec *record) {
-	if p.log == nil {
-		return
+	switch {
+	case p.accessLog != nil:
+		s := linePool.Get().(*lineSink)
+		s.json = p.cfg.AccessLogJSON
+		s.begin(time.Now(), "request")
+		p.accessFields(r, rec, s)
+		p.accessLog.Write(s.end())
+		linePool.Put(s)
+	case p.log != nil:
+		s := attrSink{attrs: make([]slog.Attr, 0, 20)}
+		p.accessFields(r, rec, &s)
+		p.log.LogAttrs(context.Background(), slog.LevelInfo, "request", s.attrs...)
 	}
+}
+
+// accessFields gives s the fields of the request's access log line. A
+// client that left before its response was complete is logged with status
+// 499, like nginx, with the status it was sent (if any) as sent_status.
+func (p *Proxy) accessFields(r *http.Request, rec *record, s fieldSink) {
 	d, departed := hangup.Departed(r.Context())
 	upstreamStatus, err := rec.snapshot()
 	gone := errors.Is(err, hangup.ErrClientGone) || (departed && !rec.complete)
@@ -116,49 +131,42 @@ func (p *Proxy) logAccess(r *http.Request, rec *record) {
 	if status == 0 && rec.complete {
 		status = http.StatusOK
 	}
-	attrs := make([]slog.Attr, 0, 20)
-	attrs = append(attrs,
-		slog.String("method", r.Method),
-		slog.String("uri", r.RequestURI),
-		slog.String("host", r.Host),
-		slog.String("proto", r.Proto),
-		slog.String("remote", r.RemoteAddr),
-	)
+	s.str("method", r.Method)
+	s.str("uri", r.RequestURI)
+	s.str("host", r.Host)
+	s.str("proto", r.Proto)
+	s.str("remote", r.RemoteAddr)
 	if gone {
-		attrs = append(attrs, slog.Int("status", hangup.StatusClientClosedRequest))
+		s.int("status", hangup.StatusClientClosedRequest)
 		if status != 0 {
-			attrs = append(attrs, slog.Int("sent_status", status))
+			s.int("sent_status", int64(status))
 		}
 	} else {
-		attrs = append(attrs, slog.Int("status", status))
+		s.int("status", int64(status))
 	}
-	attrs = append(attrs,
-		slog.Int("upstream_status", upstreamStatus),
-		slog.Duration("duration", time.Since(rec.start)-rec.lingerTime),
-		slog.Int64("bytes_in", rec.body.count()),
-		slog.Int64("bytes_out", rec.bytesOut),
-		slog.Bool("queued", rec.queued),
-		slog.Bool("coalesced", rec.coalesced),
-	)
+	s.int("upstream_status", int64(upstreamStatus))
+	s.dur("duration", time.Since(rec.start)-rec.lingerTime)
+	s.int("bytes_in", rec.body.count())
+	s.int("bytes_out", rec.bytesOut)
+	s.bool("queued", rec.queued)
+	s.bool("coalesced", rec.coalesced)
 	if rec.queued {
-		attrs = append(attrs, slog.Duration("queue_wait", rec.queueWait))
+		s.dur("queue_wait", rec.queueWait)
 	}
 	if rec.lingerTime > 0 || rec.lingerBytes > 0 {
-		attrs = append(attrs, slog.Int64("linger_bytes", rec.lingerBytes), slog.Duration("linger", rec.lingerTime))
+		s.int("linger_bytes", rec.lingerBytes)
+		s.dur("linger", rec.lingerTime)
 	}
 	if departed {
-		attrs = append(attrs,
-			slog.String("gone_phase", d.Phase.String()),
-			slog.String("gone_reason", d.Reason.String()),
-			slog.Duration("gone_after", d.At.Sub(rec.start)),
-		)
+		s.str("gone_phase", d.Phase.String())
+		s.str("gone_reason", d.Reason.String())
+		s.dur("gone_after", d.At.Sub(rec.start))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		s.str("error", err.Error())
 	} else if rec.aborted {
-		attrs = append(attrs, slog.String("error", "response cut short"))
+		s.str("error", "response cut short")
 	}
-	p.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }
 
 // count is how many body bytes were read from the client on the

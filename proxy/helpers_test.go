@@ -161,6 +161,13 @@ func startProxyWith(t *testing.T, cfg Config, setup func(p *Proxy)) *harness {
 	t.Helper()
 	logs := newLogSink()
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	if cfg.AccessLog == nil {
+		// As the command has it: access lines written by the proxy, the
+		// other lines by the Logger.
+		cfg.AccessLog, cfg.AccessLogJSON = logs, true
+	} else {
+		cfg.AccessLog = nil // the test wants them through the Logger
+	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = waitLong
 	}
