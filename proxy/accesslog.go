@@ -105,17 +105,18 @@ func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // logAccess writes the request's access log line: to Config.AccessLog if
 // set, else to Config.Logger.
 func (p *Proxy) logAccess(r *http.Request, rec *record) {
+	now := time.Now()
 	switch {
 	case p.accessLog != nil:
 		s := linePool.Get().(*lineSink)
 		s.json = p.cfg.AccessLogJSON
-		s.begin(time.Now(), "request")
-		p.accessFields(r, rec, s)
+		s.begin(now, "request")
+		p.accessFields(r, rec, now, s)
 		p.accessLog.Write(s.end())
 		linePool.Put(s)
 	case p.log != nil:
 		s := attrSink{attrs: make([]slog.Attr, 0, 20)}
-		p.accessFields(r, rec, &s)
+		p.accessFields(r, rec, now, &s)
 		p.log.LogAttrs(context.Background(), slog.LevelInfo, "request", s.attrs...)
 	}
 }
@@ -123,7 +124,7 @@ func (p *Proxy) logAccess(r *http.Request, rec *record) {
 // accessFields gives s the fields of the request's access log line. A
 // client that left before its response was complete is logged with status
 // 499, like nginx, with the status it was sent (if any) as sent_status.
-func (p *Proxy) accessFields(r *http.Request, rec *record, s fieldSink) {
+func (p *Proxy) accessFields(r *http.Request, rec *record, now time.Time, s fieldSink) {
 	d, departed := hangup.Departed(r.Context())
 	upstreamStatus, err := rec.snapshot()
 	gone := errors.Is(err, hangup.ErrClientGone) || (departed && !rec.complete)
@@ -145,7 +146,7 @@ func (p *Proxy) accessFields(r *http.Request, rec *record, s fieldSink) {
 		s.int("status", int64(status))
 	}
 	s.int("upstream_status", int64(upstreamStatus))
-	s.dur("duration", time.Since(rec.start)-rec.lingerTime)
+	s.dur("duration", now.Sub(rec.start)-rec.lingerTime)
 	s.int("bytes_in", rec.body.count())
 	s.int("bytes_out", rec.bytesOut)
 	s.bool("queued", rec.queued)

@@ -221,8 +221,12 @@ func copyHeader(dst, src http.Header) {
 func (p *Proxy) forwardDirect(w http.ResponseWriter, r *http.Request, rec *record) {
 	t := p.transport
 	var deadline time.Time
-	if t.timeout > 0 {
+	switch {
+	case t.timeout <= 0:
+	case rec.queued:
 		deadline = time.Now().Add(t.timeout)
+	default:
+		deadline = rec.start.Add(t.timeout) // a moment ago: no need to ask the clock
 	}
 	res, err := t.h1.roundTrip(r, deadline, w)
 	res, err = t.account(r.Context(), rec, nil, res, err)

@@ -266,20 +266,17 @@ func (b *h1Body) finish(atEOF bool) {
 	b.c.nc.Close()
 }
 
-// get returns an idle connection, or dials a new one by deadline.
+// get returns an idle connection, or dials a new one by deadline. Expired
+// connections are closeExpired's business.
 func (t *h1Transport) get(ctx context.Context, deadline time.Time) (*h1Conn, error) {
-	now := time.Now()
 	t.mu.Lock()
-	for len(t.idle) > 0 {
-		c := t.idle[len(t.idle)-1]
-		t.idle[len(t.idle)-1] = nil
-		t.idle = t.idle[:len(t.idle)-1]
-		if now.Sub(c.idleFrom) < t.idleTimeout {
-			t.mu.Unlock()
-			c.reused = true
-			return c, nil
-		}
-		c.nc.Close()
+	if n := len(t.idle); n > 0 {
+		c := t.idle[n-1]
+		t.idle[n-1] = nil
+		t.idle = t.idle[:n-1]
+		t.mu.Unlock()
+		c.reused = true
+		return c, nil
 	}
 	t.mu.Unlock()
 	d := t.dialer

@@ -303,11 +303,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // forward sends r upstream on its own, once the queue lets it.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
-	start := time.Now()
 	queued, err := p.queue.acquire(r.Context())
 	rec.queued = queued
 	if queued {
-		rec.queueWait = time.Since(start)
+		rec.queueWait = time.Since(rec.start)
 	}
 	if err != nil {
 		p.answerError(w, rec, err)

@@ -190,13 +190,14 @@ hello=$(freeport)
 pids+=($!)
 waitport "$hello"
 start_proxies "$hello" tp
-# The same proxy with GOGC=400: how much of its cost is the garbage collector.
+# The same proxy with Go's default heap goal (--gc-floor 0): how much the
+# floor saves of the garbage collector's cost.
 gogc=$(freeport)
-GOGC=400 "$tmp/hangup" proxy --listen "127.0.0.1:$gogc" --upstream "http://127.0.0.1:$hello" \
+"$tmp/hangup" proxy --listen "127.0.0.1:$gogc" --upstream "http://127.0.0.1:$hello" --gc-floor 0 \
 	>"$tmp/tp-hangup-gogc-access.log" 2>"$tmp/tp-hangup-gogc.err" &
 pids+=($!)
 waitport "$gogc"
-targets=("direct:$hello" "hangup:$tp_hangup" "hangup-GOGC=400:$gogc")
+targets=("direct:$hello" "hangup:$tp_hangup" "hangup-gc-floor-0:$gogc")
 if [[ -n "${BASELINE:-}" ]]; then
 	p=$(freeport)
 	"$BASELINE" proxy --listen "127.0.0.1:$p" --upstream "http://127.0.0.1:$hello" \
