@@ -292,8 +292,9 @@ func eventStream(ct string) bool {
 // not nil. It returns the first error of either side; a read error is
 // logged unless the client left.
 func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, rc *http.ResponseController) error {
-	buf := copyBuffers.Get()
-	defer copyBuffers.Put(buf)
+	bp := bufs32k.Get().(*[]byte)
+	defer bufs32k.Put(bp)
+	buf := *bp
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -96,8 +95,6 @@ func (b *trackedBody) Close() error { return nil }
 // unread reports whether the body has bytes the upstream did not read.
 func (b *trackedBody) unread() bool { return b != nil && !b.eof.Load() }
 
-var lingerBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // linger drains what is left of the client's request body after its
 // response is complete, within the configured limits (see above).
 func (p *Proxy) linger(w http.ResponseWriter, r *http.Request, rec *record) {
@@ -118,8 +115,8 @@ func (p *Proxy) linger(w http.ResponseWriter, r *http.Request, rec *record) {
 	}
 	start := time.Now()
 	end := start.Add(p.cfg.LingerTime)
-	bufp := lingerBufs.Get().(*[]byte)
-	defer lingerBufs.Put(bufp)
+	bufp := bufs32k.Get().(*[]byte)
+	defer bufs32k.Put(bufp)
 	buf := *bufp
 	var total int64
 	for total < p.cfg.LingerBytes {
