@@ -47,6 +47,7 @@ func TestProxyBadInput(t *testing.T) {
 		{"upstream of another scheme", []string{"--upstream", "ftp://example.com"}, nil, "http:// or https://"},
 		{"negative max-inflight", []string{"--upstream", "http://a", "--max-inflight", "-1"}, nil, "--max-inflight -1: must not be negative"},
 		{"negative queue timeout", []string{"--upstream", "http://a", "--queue-timeout", "-1s"}, nil, "--queue-timeout -1s: must not be negative"},
+		{"negative gc floor", []string{"--upstream", "http://a", "--gc-floor", "-1"}, nil, "--gc-floor -1: must not be negative"},
 		{"not a number", []string{"--upstream", "http://a", "--queue", "many"}, nil, "invalid value"},
 		{"bad env", []string{"--upstream", "http://a"}, map[string]string{"HANGUP_QUEUE": "many"}, "HANGUP_QUEUE"},
 		{"negative env", nil, map[string]string{"HANGUP_UPSTREAM": "http://a", "HANGUP_LINGER_BYTES": "-5"}, "HANGUP_LINGER_BYTES"},
