@@ -15,6 +15,11 @@
 // (errors.go). Serve (server.go) runs it all on a listener with
 // hangup.Install, TLS or h2c, and graceful shutdown.
 //
+// Body-less GET and HEAD requests to an http:// upstream take a direct path
+// (direct.go): written straight from the client's request on connections of
+// the proxy's own, read on the handler's goroutine (h1transport.go), answered
+// without httputil.ReverseProxy, which serves everything else.
+//
 // Used as a plain http.Handler in a server of your own, a Proxy needs
 // hangup.Install on that server to see every departure; without it, it sees
 // only what net/http reports.
