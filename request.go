@@ -45,6 +45,7 @@ type request struct {
 	route       string                  // set by SetRoute
 	cause       error                   // the first cancellation's cause
 	ccCancel    context.CancelCauseFunc // cancels ctx.cc, once it exists
+	stopClosed  func() bool             // stops serverClosed's AfterFunc, once ctx.cc exists
 	cancelled   atomic.Bool             // cause is set
 }
 
@@ -89,6 +90,11 @@ func (c *reqCtx) ctx() context.Context {
 		cc, cancel := context.WithCancelCause(c.parent)
 		if st.cause != nil {
 			cancel(st.cause)
+		} else if st.c != nil && st.c.watched && st.req.ProtoMajor < 2 && !st.finished {
+			// The watcher reports the client; the server closing the
+			// connection itself (Server.Close) only net/http sees. Someone
+			// now waits on this context, so it is worth hearing.
+			st.stopClosed = context.AfterFunc(c.vals, st.serverClosed)
 		}
 		c.cc, st.ccCancel = cc, cancel
 		c.ready.Store(true)
@@ -216,6 +222,17 @@ func (st *request) netHTTPCancelled() {
 	st.clientGone(reason, now())
 }
 
+// serverClosed runs when net/http cancels the request's own context on a
+// watched HTTP/1 connection. A client that left is the watcher's to report,
+// with its reason and under the half-close policy; only a connection that
+// the server closed itself, as Server.Close does, ends the request here.
+func (st *request) serverClosed() {
+	if st.c.raw.Control(func(uintptr) {}) == nil {
+		return // the socket is still open: the client's doing
+	}
+	st.cancel(http.ErrServerClosed)
+}
+
 // phase tells what the request is doing; st.mu is held.
 func (st *request) phase() Phase {
 	p := st.progress.Load()
@@ -278,6 +295,12 @@ func (st *request) goneChan() <-chan struct{} {
 func (st *request) finish(stop func() bool) {
 	if stop != nil {
 		stop()
+	}
+	st.mu.Lock()
+	stopClosed := st.stopClosed
+	st.mu.Unlock()
+	if stopClosed != nil {
+		stopClosed()
 	}
 	if st.c != nil {
 		st.c.detach(st)

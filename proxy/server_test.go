@@ -8,9 +8,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +67,41 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		}
 	case <-time.After(waitLong):
 		t.Fatal("Serve did not return")
+	}
+}
+
+// TestShutdownCutsWhatOutlastsIt: a request still running when the
+// shutdown timeout is over is cut, and so is its upstream request: nothing
+// is left running after Serve returns (goleak checks).
+func TestShutdownCutsWhatOutlastsIt(t *testing.T) {
+	for _, tc := range []struct{ name, method, body string }{
+		{"GET (direct path)", "GET", ""},
+		{"POST (ReverseProxy)", "POST", "payload"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newUpstream(t, nil)
+			p, err := New(Config{Upstream: u.url, ShutdownTimeout: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Serve(ctx, ln, nil) }()
+			c := dial(t, ln.Addr().String())
+			write(t, c, fmt.Sprintf("%s /long HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", tc.method, len(tc.body), tc.body))
+			hit := u.waitHit()
+			cancel()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "were cut") {
+					t.Errorf("Serve = %v, want the requests cut", err)
+				}
+			case <-time.After(waitLong):
+				t.Fatal("Serve did not return")
+			}
+			hit.waitEnded(t)
+		})
 	}
 }
 
