@@ -142,6 +142,12 @@ func FuzzDirectMatchesReverseProxy(f *testing.F) {
 			raw += "\r\n"
 		}
 		raw += "\r\n"
+		if r := parseAsServer(raw); r == nil || !direct.direct(r) {
+			// Not the direct path's: both proxies would send it through
+			// ReverseProxy (TestDirectTakesWhatItShould checks the choice),
+			// and one with a body it cannot read races its own abort.
+			return
+		}
 		answer := "HTTP/1.1 200 OK\r\n" + resHeaders
 		viaReverse, ok := u.through(t, reverse, raw, answer)
 		if !ok {
