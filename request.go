@@ -296,17 +296,12 @@ func (st *request) finish(stop func() bool) {
 	if stop != nil {
 		stop()
 	}
-	st.mu.Lock()
-	stopClosed := st.stopClosed
-	st.mu.Unlock()
-	if stopClosed != nil {
-		stopClosed()
-	}
 	if st.c != nil {
 		st.c.detach(st)
 	}
 	st.mu.Lock()
 	st.finished = true
+	stopClosed := st.stopClosed
 	d := st.departure
 	detached := st.detached
 	st.detached = false
@@ -315,6 +310,9 @@ func (st *request) finish(stop func() bool) {
 	}
 	mustFinish := st.mustFinish > 0
 	st.mu.Unlock()
+	if stopClosed != nil {
+		stopClosed()
+	}
 	if detached {
 		st.g.releaseDetach()
 	}

@@ -220,15 +220,11 @@ func copyHeader(dst, src http.Header) {
 // to w, as ReverseProxy would.
 func (p *Proxy) forwardDirect(w http.ResponseWriter, r *http.Request, rec *record) {
 	t := p.transport
-	var deadline time.Time
-	switch {
-	case t.timeout <= 0:
-	case rec.queued:
-		deadline = time.Now().Add(t.timeout)
-	default:
-		deadline = rec.start.Add(t.timeout) // a moment ago: no need to ask the clock
+	start := rec.start // a moment ago: no need to ask the clock
+	if rec.queued {
+		start = time.Time{} // it waited: now
 	}
-	res, err := t.h1.roundTrip(r, deadline, w)
+	res, err := t.h1.roundTrip(r, t.deadline(start), w)
 	res, err = t.account(r.Context(), rec, nil, res, err)
 	if err != nil {
 		p.answerError(w, rec, err)

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// h1Transport sends body-less GET, HEAD and OPTIONS requests (see direct) to
+// h1Transport sends body-less GET, HEAD and OPTIONS requests (see serves) to
 // one plain http:// upstream over HTTP/1.1 keep-alive connections of its own,
 // on the caller's goroutine; upstreamTransport sends everything else through
 // an http.Transport.
@@ -77,8 +77,8 @@ func newH1Transport(upstream *url.URL) *h1Transport {
 	}
 }
 
-// direct reports whether req takes the direct path.
-func (t *h1Transport) direct(req *http.Request) bool {
+// serves reports whether req, an upstream request, goes through t.
+func (t *h1Transport) serves(req *http.Request) bool {
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
@@ -89,7 +89,7 @@ func (t *h1Transport) direct(req *http.Request) bool {
 		req.Header.Get("Upgrade") == "" && len(req.TransferEncoding) == 0
 }
 
-// roundTrip sends req, for which direct is true, and returns the answer's
+// roundTrip sends req, which t serves, and returns the answer's
 // head. Its body, if any, holds the connection until it ends or is closed.
 // The answer's head must arrive before deadline, if not zero, or the error is
 // ErrUpstreamTimeout; if the request's context ends first, the error is its
@@ -157,8 +157,12 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		trace = httptrace.ContextClientTrace(ctx)
 	}
 	for n1xx := 0; ; n1xx++ {
-		if _, err := c.br.Peek(1); err != nil && n1xx == 0 {
-			return fail(fmt.Errorf("%w: %w", errNothingRead, err))
+		if n1xx == 0 {
+			// Nothing of the answer yet: a reused connection that fails
+			// here may be tried again (roundTrip).
+			if _, err := c.br.Peek(1); err != nil {
+				return fail(fmt.Errorf("%w: %w", errNothingRead, err))
+			}
 		}
 		res, err := http.ReadResponse(c.br, req)
 		if err != nil {

@@ -32,14 +32,10 @@ type upstreamTransport struct {
 }
 
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.h1 != nil && t.h1.direct(req) {
+	if t.h1 != nil && t.h1.serves(req) {
 		// h1Transport keeps the timeout with a deadline on its connection,
 		// and gives the context's cause as its error.
-		var deadline time.Time
-		if t.timeout > 0 {
-			deadline = time.Now().Add(t.timeout)
-		}
-		res, err := t.h1.roundTrip(req, deadline, nil)
+		res, err := t.h1.roundTrip(req, t.deadline(time.Time{}), nil)
 		return t.account(req.Context(), recordFrom(req.Context()), nil, res, err)
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
@@ -55,6 +51,18 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		res, err = nil, ErrUpstreamTimeout
 	}
 	return t.account(ctx, recordFrom(ctx), cancel, res, err)
+}
+
+// deadline is when the answer's head is due for a request that started at
+// start (zero: now); zero without a timeout.
+func (t *upstreamTransport) deadline(start time.Time) time.Time {
+	if t.timeout <= 0 {
+		return time.Time{}
+	}
+	if start.IsZero() {
+		start = time.Now()
+	}
+	return start.Add(t.timeout)
 }
 
 // account counts the outcome of a round trip whose context is ctx, in rec

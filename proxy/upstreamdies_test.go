@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -24,37 +23,20 @@ const halfBody = 64 << 10
 // connection (FIN) or resets it (RST). Every later request gets a whole
 // "whole" answer.
 type dyingUpstream struct {
-	ln   net.Listener
 	url  *url.URL
 	hits atomic.Int64
-	wg   sync.WaitGroup
 }
 
 func newDyingUpstream(t *testing.T, chunked, rst bool) *dyingUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &dyingUpstream{ln: ln, url: &url.URL{Scheme: "http", Host: ln.Addr().String()}}
-	u.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u.wg.Go(func() { u.serve(c.(*net.TCPConn), chunked, rst) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		u.wg.Wait()
-	})
+	u := &dyingUpstream{}
+	u.url = rawUpstream(t, func(c net.Conn) { u.serve(c.(*net.TCPConn), chunked, rst) })
 	return u
 }
 
+// serve answers on c, which rawUpstream closes after it: with an RST when
+// rst set the linger to 0.
 func (u *dyingUpstream) serve(c *net.TCPConn, chunked, rst bool) {
-	defer c.Close()
 	if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 		return
 	}
