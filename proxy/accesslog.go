@@ -27,6 +27,7 @@ type record struct {
 	bytesOut int64 // response body bytes written to the client
 	complete bool  // the response was written to its end
 	aborted  bool  // the handler panicked (http.ErrAbortHandler: response cut short)
+	silent   bool  // the client left before anything was written, and got nothing
 
 	lingerBytes int64
 	lingerTime  time.Duration
@@ -74,6 +75,18 @@ func (rec *record) snapshot() (upstreamStatus int, err error) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	return rec.upstreamStatus, rec.err
+}
+
+// gone reports whether the client of r left before its response was
+// complete: logged as 499.
+func (rec *record) gone(r *http.Request) bool {
+	_, departed := hangup.Departed(r.Context())
+	_, err := rec.snapshot()
+	return rec.goneWith(err, departed)
+}
+
+func (rec *record) goneWith(err error, departed bool) bool {
+	return errors.Is(err, hangup.ErrClientGone) || (departed && !rec.complete)
 }
 
 // respWriter follows what is written to the client. It has Unwrap, so that
@@ -127,7 +140,7 @@ func (p *Proxy) logAccess(r *http.Request, rec *record) {
 func (p *Proxy) accessFields(r *http.Request, rec *record, now time.Time, s fieldSink) {
 	d, departed := hangup.Departed(r.Context())
 	upstreamStatus, err := rec.snapshot()
-	gone := errors.Is(err, hangup.ErrClientGone) || (departed && !rec.complete)
+	gone := rec.goneWith(err, departed)
 	status := rec.status
 	if status == 0 && rec.complete {
 		status = http.StatusOK

@@ -48,13 +48,16 @@ var (
 
 // statusFor maps the error that ended a proxied request to the status sent
 // to the client (or, for 499, only logged), as Caddy does: client gone → 499,
-// timeout → 504, full → 503, anything else → 502. It decides with errors.Is,
+// the client's body cut short → 400, timeout → 504, full → 503, anything
+// else → 502. It decides with errors.Is,
 // never by message.
 func statusFor(err error) int {
 	var ne net.Error
 	switch {
 	case errors.Is(err, hangup.ErrClientGone):
 		return hangup.StatusClientClosedRequest
+	case errors.Is(err, errBodyCut):
+		return http.StatusBadRequest
 	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -70,7 +73,8 @@ func statusFor(err error) int {
 // hangup_proxy_upstream_requests_total{outcome}.
 func outcomeFor(err error) string {
 	switch statusFor(err) {
-	case hangup.StatusClientClosedRequest:
+	case hangup.StatusClientClosedRequest, http.StatusBadRequest:
+		// The client's doing: the proxy gave the upstream request up.
 		return outcomeCancelled
 	case http.StatusGatewayTimeout:
 		return outcomeTimeout
@@ -108,6 +112,8 @@ func (p *Proxy) answerError(w http.ResponseWriter, rec *record, err error) {
 		}
 	case status == http.StatusGatewayTimeout:
 		msg = "504 Gateway Timeout: the upstream server did not answer in time."
+	case status == http.StatusBadRequest:
+		msg = "400 Bad Request: the request body was cut short or malformed; it was not forwarded as a complete request. Send the whole body, as declared."
 	default:
 		msg = "502 Bad Gateway: the proxy could not get a valid response from the upstream server (unreachable, connection refused or reset, or a malformed response)."
 	}

@@ -76,6 +76,7 @@ type trackedBody struct {
 	n       atomic.Int64
 	eof     atomic.Bool
 	stopped atomic.Bool
+	failed  atomic.Pointer[error] // the first read error other than EOF
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
@@ -84,10 +85,24 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	b.n.Add(int64(n))
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.eof.Store(true)
+	case err != nil:
+		b.failed.CompareAndSwap(nil, &err)
 	}
 	return n, err
+}
+
+// readErr is the error that the client's body broke off with, if it did.
+func (b *trackedBody) readErr() error {
+	if b == nil {
+		return nil
+	}
+	if e := b.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 func (b *trackedBody) Close() error { return nil }

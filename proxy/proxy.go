@@ -289,19 +289,35 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// http.ErrAbortHandler from ReverseProxy or a waiter: the
 			// response was cut short. Log it, then let net/http abort the
 			// connection as asked.
-			rec.aborted = true
+			rec.aborted = !rec.silent
 			p.logAccess(r, rec)
 			panic(v)
 		}
 		p.logAccess(r, rec)
 	}()
-	if p.co != nil {
-		if key, ok := p.co.key(r); ok {
-			p.co.serve(rw, r, key, rec)
-			return
-		}
+	if key, ok := p.coalesceKey(r); ok {
+		p.co.serve(rw, r, key, rec)
+	} else {
+		p.forward(rw, r, rec)
 	}
-	p.forward(rw, r, rec)
+	if rec.status == 0 && rec.gone(r) {
+		// Nothing was written, and nobody waits: send nothing. Returning
+		// would have net/http write an empty 200, an answer the upstream
+		// never gave, to a client that may still read (a half-close).
+		// Aborting closes the connection (HTTP/2: resets the stream), as
+		// nginx does for its 499.
+		rec.silent = true
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// coalesceKey is r's key for coalescing, if it may share an upstream
+// request.
+func (p *Proxy) coalesceKey(r *http.Request) (string, bool) {
+	if p.co == nil {
+		return "", false
+	}
+	return p.co.key(r)
 }
 
 // forward sends r upstream on its own, once the queue lets it.

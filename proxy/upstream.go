@@ -77,6 +77,9 @@ func (t *upstreamTransport) account(ctx context.Context, rec *record, cancel con
 			// Whatever the Transport made of it, the cancellation is the
 			// reason.
 			err = cause
+		} else if cause == nil && rec != nil {
+			// The client's body broke off: the client left (clientgone.go).
+			err = clientCause(ctx, rec.body.readErr(), err)
 		}
 		cancel(context.Canceled)
 		outcome := outcomeFor(err)
@@ -134,6 +137,10 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 	case err != nil:
 		if cause := context.Cause(b.ctx); cause != nil {
 			err = cause
+		} else if b.rec != nil {
+			// The Transport closes the connection under the answer when
+			// the client's body breaks off (clientgone.go).
+			err = clientCause(b.ctx, b.rec.body.readErr(), err)
 		}
 		b.done(outcomeFor(err))
 	}
