@@ -116,6 +116,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	log := slog.New(h)
 	f.cfg.Logger = log
+	defer ignoreHangup(log)()
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -84,3 +85,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // errUsage marks errors caused by bad flags or arguments (exit code 2).
 var errUsage = errors.New("usage error")
+
+// hangupMessage is what a server command logs on SIGHUP.
+const hangupMessage = "SIGHUP: reload is not supported yet; ignoring"
+
+// ignoreHangup makes SIGHUP a log line instead of the end of the process, for
+// the commands that serve traffic (demo, proxy). Its default action exits at
+// once (status 129) and drops every request in flight, with no log line
+// (issue 16, case 7); service managers send it to mean "reload", and a proxy
+// must never lose traffic to it. The storm keeps the default: a load
+// generator whose terminal went away should stop. stop undoes it and returns
+// once no more line can be logged.
+func ignoreHangup(log *slog.Logger) (stop func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-sig:
+				log.Warn(hangupMessage)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sig)
+		close(done)
+		<-exited
+	}
+}

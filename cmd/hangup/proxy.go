@@ -52,7 +52,8 @@ const defaultGCFloor = 64 << 20
 var proxyEnv = os.LookupEnv
 
 // runProxy is "hangup proxy": it reads flags and environment, and runs
-// proxy.Serve until ctx is done (SIGINT or SIGTERM).
+// proxy.Serve until ctx is done (SIGINT or SIGTERM). SIGHUP is logged and
+// changes nothing.
 func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors come back as one line through main
@@ -149,6 +150,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return fmt.Errorf("--log-format %q: want text or json: %w", logFormat, errUsage)
 	}
+	defer ignoreHangup(cfg.Logger)()
 
 	p, err := proxy.New(cfg)
 	if err != nil {

@@ -115,7 +115,13 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 func (w *lineWriter) waitFor(t *testing.T, msg string) map[string]any {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	return w.waitWithin(t, msg, 10*time.Second)
+}
+
+// waitWithin is waitFor with a timeout of d.
+func (w *lineWriter) waitWithin(t *testing.T, msg string, d time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		select {
 		case m := <-w.lines:
@@ -186,8 +192,8 @@ func TestProxyRuns(t *testing.T) {
 	}
 }
 
-// TestProxyHelperProcess is not a test: run by TestProxySIGTERM as a
-// subprocess (the os/exec pattern), it is the hangup command, with the
+// TestProxyHelperProcess is not a test: run by TestProxySIGTERM and
+// startHangup as a subprocess (the os/exec pattern), it is the hangup command, with the
 // arguments after "--". It runs main's run, signal handling included, so the
 // subprocess is the real command without a separate go build (which, under
 // -race on a cold cache, would take longer than the whole package).
@@ -329,4 +335,106 @@ func TestProxySIGTERM(t *testing.T) {
 		t.Fatal("the proxy did not exit after SIGTERM")
 	}
 	out.waitFor(t, "proxy stopped")
+}
+
+// TestProxySIGHUP: SIGHUP (issue 16, case 7) is logged and changes nothing.
+// The request in flight gets the upstream's whole answer, and the proxy
+// serves the next request. By default SIGHUP ends a Go program: the proxy
+// exited 129 at once and the request in flight got an empty reply.
+func TestProxySIGHUP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			io.WriteString(w, "fast answer\n")
+			return
+		}
+		io.WriteString(w, "first half\n")
+		http.NewResponseController(w).Flush()
+		entered <- struct{}{}
+		select {
+		case <-release:
+			io.WriteString(w, "second half\n")
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) }) // on failure, before up.Close waits for the handler
+
+	p := startHangup(t, "proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL, "--log-format", "json")
+	addr, _ := p.out.waitFor(t, "proxy listening")["listen"].(string)
+
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("first half\n"))
+	if _, err := io.ReadFull(res.Body, first); err != nil {
+		t.Fatal(err)
+	}
+
+	// The request is in flight: its head and first half relayed, the
+	// upstream's handler waiting for release.
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	line := p.out.waitFor(t, hangupMessage)
+	if line["level"] != "WARN" {
+		t.Errorf("SIGHUP logged at %v, want WARN", line["level"])
+	}
+	if gone, err := p.exited(); gone {
+		t.Fatalf("the proxy exited (%v) on SIGHUP", err)
+	}
+
+	releaseOnce.Do(func() { close(release) })
+	rest, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("the request in flight: %v after %q", err, rest)
+	}
+	if body := string(first) + string(rest); res.StatusCode != 200 || body != "first half\nsecond half\n" {
+		t.Errorf("the request in flight got %d %q, want 200 and the whole body", res.StatusCode, body)
+	}
+	if line := p.out.waitFor(t, "request"); line["status"] != 200.0 || line["uri"] != "/slow" {
+		t.Errorf("access log line = %v", line)
+	}
+
+	// A new connection, after SIGHUP: the proxy still accepts and serves.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	res, err = hc.Get("http://" + addr + "/after")
+	if err != nil {
+		t.Fatalf("a request after SIGHUP: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "fast answer\n" {
+		t.Errorf("a request after SIGHUP got %d %q, want 200 %q", res.StatusCode, body, "fast answer\n")
+	}
+	tr.CloseIdleConnections()
+	c.Close()
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Errorf("the proxy exited with %v after SIGTERM, want 0", err)
+	}
 }
