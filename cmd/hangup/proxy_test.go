@@ -56,6 +56,9 @@ func TestProxyBadInput(t *testing.T) {
 		{"junk cert", []string{"--upstream", "http://a", "--tls-cert", junk, "--tls-key", junk}, nil, "--tls-cert"},
 		{"stray argument", []string{"--upstream", "http://a", "extra"}, nil, "unexpected argument"},
 		{"bad log format", []string{"--upstream", "http://a", "--log-format", "xml"}, nil, "--log-format"},
+		// HANGUP_UPSTREAM and one --upstream are one upstream, the flag's: the
+		// error is the next one.
+		{"upstream in env and flag", []string{"--upstream", "http://b", "--log-format", "xml"}, map[string]string{"HANGUP_UPSTREAM": "http://a"}, "--log-format"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +73,45 @@ func TestProxyBadInput(t *testing.T) {
 			}
 			if stdout.Len()+stderr.Len() > 0 {
 				t.Errorf("printed %q %q; main prints the error", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
+// TestProxyUpstreamTwice: a second --upstream is not silently dropped (the
+// flag package lets the last one win; issue 16, case 8): the command exits 2
+// with one line that names them all and says what to do.
+func TestProxyUpstreamTwice(t *testing.T) {
+	withProxyEnv(t, map[string]string{"HANGUP_UPSTREAM": "http://127.0.0.1:9000"})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"two", []string{"--upstream", "http://127.0.0.1:9001", "--upstream", "http://127.0.0.1:9002"},
+			[]string{"--upstream given 2 times (http://127.0.0.1:9001, http://127.0.0.1:9002)"}},
+		{"the same twice", []string{"--upstream=http://127.0.0.1:9001", "--upstream=http://127.0.0.1:9001"},
+			[]string{"--upstream given 2 times"}},
+		{"three", []string{"--upstream", "http://a", "--upstream", "http://b", "--upstream", "http://c"},
+			[]string{"--upstream given 3 times (http://a, http://b, http://c)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// --log-format xml: were the upstreams accepted, the command
+			// would fail on it at once rather than serve.
+			args := append(append([]string{"proxy", "--listen", "127.0.0.1:0"}, tc.args...), "--log-format", "xml")
+			var stdout, stderr bytes.Buffer
+			code := run(args, &stdout, &stderr)
+			msg := stderr.String()
+			if code != 2 || strings.Count(msg, "\n") != 1 || stdout.Len() > 0 {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and one line on stderr", code, stdout.String(), msg)
+			}
+			for _, want := range append(tc.want, "hangup proxy: ", "several upstreams are not supported yet", "run one proxy per upstream") {
+				if !strings.Contains(msg, want) {
+					t.Errorf("stderr %q does not say %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, "9000") {
+				t.Errorf("stderr %q counts HANGUP_UPSTREAM, which the flags replace", msg)
 			}
 		})
 	}
