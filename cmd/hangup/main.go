@@ -5,6 +5,7 @@
 //	hangup demo  [flags]   the cancellation demo on :8888
 //	hangup proxy [flags]   a reverse proxy that stops upstream work for clients that left
 //	hangup storm [flags]   a load generator of impatient users
+//	hangup version         the version, from the build information
 //
 // Run "hangup <command> -h" for the flags of each command.
 package main
@@ -61,6 +62,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

@@ -4,10 +4,68 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 )
+
+// TestVersion: "hangup version", "--version" and "-version" print one line,
+// the version from the build information and Go's, and exit 0.
+func TestVersion(t *testing.T) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Fatal("no build information in the test binary")
+	}
+	want := versionLine(bi) + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(args, &stdout, &stderr)
+		if code != 0 || stdout.String() != want || stderr.Len() > 0 {
+			t.Errorf("hangup %s: exit %d, stdout %q, stderr %q; want exit 0 and %q", args[0], code, stdout.String(), stderr.String(), want)
+		}
+	}
+	if !strings.HasPrefix(want, "hangup ") || !strings.Contains(want, " "+runtime.Version()+" ") {
+		t.Errorf("version line %q: want hangup, the version, and Go's %s", want, runtime.Version())
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"version", "extra"}, &stdout, &stderr); code != 2 || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("hangup version extra: exit %d, stderr %q; want exit 2 and one line", code, stderr.String())
+	}
+}
+
+// TestVersionLine: what is printed for a release, a build from a checkout and
+// a binary without build information.
+func TestVersionLine(t *testing.T) {
+	platform := " " + runtime.GOOS + "/" + runtime.GOARCH
+	for _, tc := range []struct {
+		name string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"release", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/hangup-dev/hangup", Version: "v0.1.0"}},
+			"hangup v0.1.0 go1.26.8" + platform},
+		{"checkout", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/hangup-dev/hangup", Version: "(devel)"},
+			Settings: []debug.BuildSetting{
+				{Key: "-race", Value: "true"},
+				{Key: "vcs", Value: "git"},
+				{Key: "vcs.revision", Value: "93778bc0aa6c7f1e0b3d4c1f2e5a6b7c8d9e0f12"},
+				{Key: "vcs.time", Value: "2026-12-01T20:00:00Z"},
+				{Key: "vcs.modified", Value: "true"},
+			}},
+			"hangup (devel) vcs.revision=93778bc0aa6c7f1e0b3d4c1f2e5a6b7c8d9e0f12 vcs.modified=true go1.26.8" + platform},
+		{"checkout, pseudo-version", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20261201200000-93778bc0aa6c+dirty"},
+			Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "93778bc0aa6c"}, {Key: "vcs.modified", Value: "false"}}},
+			"hangup v0.0.0-20261201200000-93778bc0aa6c+dirty vcs.revision=93778bc0aa6c vcs.modified=false go1.26.8" + platform},
+		{"no main version", &debug.BuildInfo{GoVersion: "go1.26.8"}, "hangup (devel) go1.26.8" + platform},
+		{"no build information", nil, "hangup (unknown) " + runtime.Version() + platform},
+	} {
+		if got := versionLine(tc.bi); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
 
 // hangupProcess is the hangup command running as its own process (see
 // TestProxyHelperProcess), its JSON log lines on out.
