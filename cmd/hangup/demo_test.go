@@ -53,9 +53,12 @@ func TestDemoHelp(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"usage: hangup demo", "-ignore-disconnect", "-workers", "-db-pool", "/slow?seconds=N&work="} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("help does not mention %q:\n%s", want, stderr.String())
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help on stdout does not mention %q:\n%s", want, stdout.String())
 		}
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("help printed %q on stderr; it goes on stdout (issue 11)", stderr.String())
 	}
 }
 

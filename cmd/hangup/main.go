@@ -7,7 +7,8 @@
 //	hangup storm [flags]   a load generator of impatient users
 //	hangup version         the version, from the build information
 //
-// Run "hangup <command> -h" for the flags of each command.
+// Run "hangup help <command>" or "hangup <command> -h" for the flags of each
+// command.
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -35,19 +37,31 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 	commands[name] = command{summary: summary, run: run}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: hangup <command> [flags]")
-	fmt.Fprintln(w)
+// commandNames are the registered commands, sorted.
+func commandNames() []string {
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
+	return names
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: hangup <command> [flags]")
+	fmt.Fprintln(w)
+	for _, n := range commandNames() {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "hangup <command> -h" for the flags of a command.`)
+	fmt.Fprintln(w, `Run "hangup help <command>" or "hangup <command> -h" for the flags of a command.`)
+}
+
+// unknownCommand is the one line for a command that does not exist, naming
+// those that do.
+func unknownCommand(stderr io.Writer, name string) int {
+	fmt.Fprintf(stderr, "hangup: unknown command %q; the commands are %s (see hangup -h)\n", name, strings.Join(commandNames(), ", "))
+	return 2
 }
 
 func main() {
@@ -56,21 +70,36 @@ func main() {
 
 // run maps a command's error to an exit code: 0 ok, 2 usage, 1 anything else.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
-	if args[0] == "--version" || args[0] == "-version" {
+	switch args[0] {
+	case "help":
+		// "hangup help CMD" is "hangup CMD -h": the command's own usage,
+		// on stdout.
+		switch len(args) {
+		case 1:
+			usage(stdout)
+			return 0
+		case 2:
+			if _, ok := commands[args[1]]; !ok {
+				return unknownCommand(stderr, args[1])
+			}
+			args = []string{args[1], "-h"}
+		default:
+			fmt.Fprintf(stderr, "hangup help: want one command, got %q (see hangup -h)\n", strings.Join(args[1:], " "))
+			return 2
+		}
+	case "--version", "-version":
 		args = []string{"version"}
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "hangup: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
+		return unknownCommand(stderr, args[0])
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

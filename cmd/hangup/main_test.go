@@ -67,6 +67,58 @@ func TestVersionLine(t *testing.T) {
 	}
 }
 
+// TestHelp: "hangup help CMD" prints the command's own usage on stdout, as
+// "hangup CMD -h" and "hangup CMD --help" do, and exits 0; it used to print
+// the list of commands.
+func TestHelp(t *testing.T) {
+	withProxyEnv(t, nil)
+	for _, name := range []string{"demo", "proxy", "storm", "version"} {
+		t.Run(name, func(t *testing.T) {
+			var help, helpErr bytes.Buffer
+			code := run([]string{"help", name}, &help, &helpErr)
+			if code != 0 || !strings.HasPrefix(help.String(), "usage: hangup "+name) || helpErr.Len() > 0 {
+				t.Fatalf("hangup help %s: exit %d, stdout %q, stderr %q; want exit 0 and its usage on stdout", name, code, help.String(), helpErr.String())
+			}
+			for _, flag := range []string{"-h", "--help"} {
+				var stdout, stderr bytes.Buffer
+				code := run([]string{name, flag}, &stdout, &stderr)
+				if code != 0 || stdout.String() != help.String() || stderr.Len() > 0 {
+					t.Errorf("hangup %s %s: exit %d, stderr %q, stdout differs from hangup help %s: %v",
+						name, flag, code, stderr.String(), name, stdout.String() != help.String())
+				}
+			}
+		})
+	}
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(args, &stdout, &stderr)
+		if code != 0 || !strings.HasPrefix(stdout.String(), "usage: hangup <command>") || stderr.Len() > 0 {
+			t.Errorf("hangup %s: exit %d, stdout %q, stderr %q; want exit 0 and the list of commands", strings.Join(args, " "), code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// TestUnknownCommand: an unknown command, also after help, is one line on
+// stderr that names the commands there are, and exit 2.
+func TestUnknownCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nosuch"}, `unknown command "nosuch"; the commands are demo, proxy, storm, version`},
+		{[]string{"-x", "proxy"}, `unknown command "-x"; the commands are demo, proxy, storm, version`},
+		{[]string{"help", "nosuch"}, `unknown command "nosuch"; the commands are demo, proxy, storm, version`},
+		{[]string{"help", "proxy", "storm"}, `hangup help: want one command`},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr)
+		msg := stderr.String()
+		if code != 2 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, tc.want) || stdout.Len() > 0 {
+			t.Errorf("hangup %s: exit %d, stdout %q, stderr %q; want exit 2 and one line saying %q", strings.Join(tc.args, " "), code, stdout.String(), msg, tc.want)
+		}
+	}
+}
+
 // hangupProcess is the hangup command running as its own process (see
 // TestProxyHelperProcess), its JSON log lines on out.
 type hangupProcess struct {
