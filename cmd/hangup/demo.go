@@ -29,7 +29,10 @@ type demoFlags struct {
 	dbPoolGiven bool
 }
 
-func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
+// parseDemoFlags parses the demo's flags; -h prints the usage on stdout, as
+// the other commands do, so that "hangup help demo" and "hangup demo -h | less"
+// show it.
+func parseDemoFlags(args []string, stdout io.Writer) (*demoFlags, error) {
 	f := &demoFlags{maxUpload: 1 << 30, uploadRate: 16 << 20}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned as one line; -h prints the usage below
@@ -55,7 +58,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fs.BoolVar(&f.accessLog, "access-log", false, "also log one line per request, with status 499 for clients that left")
 	fs.Usage = func() {} // flag calls it on every error: print it for -h only
 	usage := func() {
-		fmt.Fprint(stderr, `usage: hangup demo [flags]
+		fmt.Fprint(stdout, `usage: hangup demo [flags]
 
 The seed's cancellation demo, made real: open http://localhost:8888, abandon
 requests (close a tab, abort a fetch, abort an upload) and watch the work
@@ -67,7 +70,7 @@ behind them stop, on the page and in this terminal.
 
 Flags:
 `)
-		fs.SetOutput(stderr)
+		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
@@ -106,7 +109,7 @@ Flags:
 
 // runDemo is the seed's demo server, made real: see package demo.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseDemoFlags(args, stderr)
+	f, err := parseDemoFlags(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -116,6 +119,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	log := slog.New(h)
 	f.cfg.Logger = log
+	defer ignoreHangup(log)()
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,9 +53,12 @@ func TestDemoHelp(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"usage: hangup demo", "-ignore-disconnect", "-workers", "-db-pool", "/slow?seconds=N&work="} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("help does not mention %q:\n%s", want, stderr.String())
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help on stdout does not mention %q:\n%s", want, stdout.String())
 		}
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("help printed %q on stderr; it goes on stdout (issue 11)", stderr.String())
 	}
 }
 
@@ -182,5 +186,65 @@ func TestDemoDatabaseUnreachable(t *testing.T) {
 				t.Errorf("took %v to give up", took)
 			}
 		})
+	}
+}
+
+// TestDemoSIGHUP: SIGHUP to "hangup demo" is logged and changes nothing, as
+// for the proxy (TestProxySIGHUP): the request in flight gets its answer and
+// the demo serves the next one. It used to exit 129, the request in flight
+// getting an empty reply.
+func TestDemoSIGHUP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	p := startHangup(t, "demo", "--addr", "127.0.0.1:0", "--log-format", "json")
+	// The demo measures SQLite's speed before it listens: slow under -race.
+	url, _ := p.out.waitWithin(t, "hangup demo listening", time.Minute)["url"].(string)
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	get := func(path string) (int, string, error) {
+		res, err := hc.Get(url + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		return res.StatusCode, string(body), err
+	}
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	slow := make(chan answer, 1)
+	go func() {
+		// Its work waits 3 s on the demo's own upstream, costing no CPU.
+		status, body, err := get("/slow?work=upstream&seconds=3")
+		slow <- answer{status, body, err}
+	}()
+	p.out.waitFor(t, "received") // the request is in the handler
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if line := p.out.waitFor(t, hangupMessage); line["level"] != "WARN" {
+		t.Errorf("SIGHUP logged at %v, want WARN", line["level"])
+	}
+	a := <-slow
+	if a.err != nil || a.status != 200 || !strings.Contains(a.body, "upstream worked 3 s") {
+		t.Fatalf("the request in flight at SIGHUP got %d %q %v, want 200 and the work's result", a.status, a.body, a.err)
+	}
+	if status, body, err := get("/slow?work=upstream&seconds=0.1"); err != nil || status != 200 {
+		t.Errorf("a request after SIGHUP got %d %q %v, want 200", status, body, err)
+	}
+	tr.CloseIdleConnections()
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Errorf("the demo exited with %v after SIGTERM, want 0", err)
 	}
 }

@@ -5,8 +5,10 @@
 //	hangup demo  [flags]   the cancellation demo on :8888
 //	hangup proxy [flags]   a reverse proxy that stops upstream work for clients that left
 //	hangup storm [flags]   a load generator of impatient users
+//	hangup version         the version, from the build information
 //
-// Run "hangup <command> -h" for the flags of each command.
+// Run "hangup help <command>" or "hangup <command> -h" for the flags of each
+// command.
 package main
 
 import (
@@ -15,9 +17,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -33,19 +37,31 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 	commands[name] = command{summary: summary, run: run}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: hangup <command> [flags]")
-	fmt.Fprintln(w)
+// commandNames are the registered commands, sorted.
+func commandNames() []string {
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
+	return names
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: hangup <command> [flags]")
+	fmt.Fprintln(w)
+	for _, n := range commandNames() {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "hangup <command> -h" for the flags of a command.`)
+	fmt.Fprintln(w, `Run "hangup help <command>" or "hangup <command> -h" for the flags of a command.`)
+}
+
+// unknownCommand is the one line for a command that does not exist, naming
+// those that do.
+func unknownCommand(stderr io.Writer, name string) int {
+	fmt.Fprintf(stderr, "hangup: unknown command %q; the commands are %s (see hangup -h)\n", name, strings.Join(commandNames(), ", "))
+	return 2
 }
 
 func main() {
@@ -54,18 +70,36 @@ func main() {
 
 // run maps a command's error to an exit code: 0 ok, 2 usage, 1 anything else.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
+	switch args[0] {
+	case "help":
+		// "hangup help CMD" is "hangup CMD -h": the command's own usage,
+		// on stdout.
+		switch len(args) {
+		case 1:
+			usage(stdout)
+			return 0
+		case 2:
+			if _, ok := commands[args[1]]; !ok {
+				return unknownCommand(stderr, args[1])
+			}
+			args = []string{args[1], "-h"}
+		default:
+			fmt.Fprintf(stderr, "hangup help: want one command, got %q (see hangup -h)\n", strings.Join(args[1:], " "))
+			return 2
+		}
+	case "--version", "-version":
+		args = []string{"version"}
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "hangup: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
+		return unknownCommand(stderr, args[0])
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -84,3 +118,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // errUsage marks errors caused by bad flags or arguments (exit code 2).
 var errUsage = errors.New("usage error")
+
+// hangupMessage is what a server command logs on SIGHUP.
+const hangupMessage = "SIGHUP: reload is not supported yet; ignoring"
+
+// ignoreHangup makes SIGHUP a log line instead of the end of the process, for
+// the commands that serve traffic (demo, proxy). Its default action exits at
+// once (status 129) and drops every request in flight, with no log line
+// (issue 16, case 7); service managers send it to mean "reload", and a proxy
+// must never lose traffic to it. The storm keeps the default: a load
+// generator whose terminal went away should stop. stop undoes it and returns
+// once no more line can be logged.
+func ignoreHangup(log *slog.Logger) (stop func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-sig:
+				log.Warn(hangupMessage)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sig)
+		close(done)
+		<-exited
+	}
+}

@@ -52,19 +52,21 @@ const defaultGCFloor = 64 << 20
 var proxyEnv = os.LookupEnv
 
 // runProxy is "hangup proxy": it reads flags and environment, and runs
-// proxy.Serve until ctx is done (SIGINT or SIGTERM).
+// proxy.Serve until ctx is done (SIGINT or SIGTERM). SIGHUP is logged and
+// changes nothing.
 func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors come back as one line through main
 	var (
-		listen, upstream, admin string
+		listen, admin           string
+		upstream                upstreamFlag
 		vary, certFile, keyFile string
 		logFormat               = "text"
 		gcFloor                 int64
 		cfg                     proxy.Config
 	)
 	fs.StringVar(&listen, "listen", ":8080", "`address` to serve clients on")
-	fs.StringVar(&upstream, "upstream", "", "`URL` of the server to forward to (required), e.g. http://127.0.0.1:9000")
+	fs.Var(&upstream, "upstream", "`URL` of the server to forward to (required, once), e.g. http://127.0.0.1:9000")
 	fs.StringVar(&admin, "admin", "", "`address` for /metrics and /healthz, e.g. 127.0.0.1:9090; empty: none")
 	fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", 60*time.Second, "wait at most this long for the upstream's response headers, then answer 504; 0: no limit")
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", 0, "at most `N` requests at the upstream at once; 0: no limit")
@@ -92,6 +94,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := proxyFromEnv(fs); err != nil {
 		return err
 	}
+	upstream.given = nil // HANGUP_UPSTREAM is a default: a flag replaces it
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, proxyUsage)
@@ -105,7 +108,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("unexpected argument %q; the upstream goes in --upstream: %w", fs.Arg(0), errUsage)
 	}
 
-	u, err := proxyUpstream(upstream)
+	if len(upstream.given) > 1 {
+		return fmt.Errorf("--upstream given %d times (%s): several upstreams are not supported yet; run one proxy per upstream: %w",
+			len(upstream.given), strings.Join(upstream.given, ", "), errUsage)
+	}
+	u, err := proxyUpstream(upstream.value)
 	if err != nil {
 		return err
 	}
@@ -149,6 +156,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return fmt.Errorf("--log-format %q: want text or json: %w", logFormat, errUsage)
 	}
+	defer ignoreHangup(cfg.Logger)()
 
 	p, err := proxy.New(cfg)
 	if err != nil {
@@ -198,6 +206,23 @@ func proxyFromEnv(fs *flag.FlagSet) error {
 
 func proxyEnvName(flagName string) string {
 	return "HANGUP_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// upstreamFlag is --upstream. The flag package lets the last of a repeated
+// flag win, the norm for the other flags; here it silently dropped all but
+// one of the servers the user meant to forward to (issue 16, case 8), so
+// every value given is kept and more than one is an error.
+type upstreamFlag struct {
+	value string
+	given []string // the values given since given was last reset
+}
+
+func (f *upstreamFlag) String() string { return f.value }
+
+func (f *upstreamFlag) Set(s string) error {
+	f.value = s
+	f.given = append(f.given, s)
+	return nil
 }
 
 // proxyUpstream parses --upstream, with a message that says what to write.

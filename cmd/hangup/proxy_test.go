@@ -56,6 +56,9 @@ func TestProxyBadInput(t *testing.T) {
 		{"junk cert", []string{"--upstream", "http://a", "--tls-cert", junk, "--tls-key", junk}, nil, "--tls-cert"},
 		{"stray argument", []string{"--upstream", "http://a", "extra"}, nil, "unexpected argument"},
 		{"bad log format", []string{"--upstream", "http://a", "--log-format", "xml"}, nil, "--log-format"},
+		// HANGUP_UPSTREAM and one --upstream are one upstream, the flag's: the
+		// error is the next one.
+		{"upstream in env and flag", []string{"--upstream", "http://b", "--log-format", "xml"}, map[string]string{"HANGUP_UPSTREAM": "http://a"}, "--log-format"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +73,45 @@ func TestProxyBadInput(t *testing.T) {
 			}
 			if stdout.Len()+stderr.Len() > 0 {
 				t.Errorf("printed %q %q; main prints the error", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
+// TestProxyUpstreamTwice: a second --upstream is not silently dropped (the
+// flag package lets the last one win; issue 16, case 8): the command exits 2
+// with one line that names them all and says what to do.
+func TestProxyUpstreamTwice(t *testing.T) {
+	withProxyEnv(t, map[string]string{"HANGUP_UPSTREAM": "http://127.0.0.1:9000"})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"two", []string{"--upstream", "http://127.0.0.1:9001", "--upstream", "http://127.0.0.1:9002"},
+			[]string{"--upstream given 2 times (http://127.0.0.1:9001, http://127.0.0.1:9002)"}},
+		{"the same twice", []string{"--upstream=http://127.0.0.1:9001", "--upstream=http://127.0.0.1:9001"},
+			[]string{"--upstream given 2 times"}},
+		{"three", []string{"--upstream", "http://a", "--upstream", "http://b", "--upstream", "http://c"},
+			[]string{"--upstream given 3 times (http://a, http://b, http://c)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// --log-format xml: were the upstreams accepted, the command
+			// would fail on it at once rather than serve.
+			args := append(append([]string{"proxy", "--listen", "127.0.0.1:0"}, tc.args...), "--log-format", "xml")
+			var stdout, stderr bytes.Buffer
+			code := run(args, &stdout, &stderr)
+			msg := stderr.String()
+			if code != 2 || strings.Count(msg, "\n") != 1 || stdout.Len() > 0 {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and one line on stderr", code, stdout.String(), msg)
+			}
+			for _, want := range append(tc.want, "hangup proxy: ", "several upstreams are not supported yet", "run one proxy per upstream") {
+				if !strings.Contains(msg, want) {
+					t.Errorf("stderr %q does not say %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, "9000") {
+				t.Errorf("stderr %q counts HANGUP_UPSTREAM, which the flags replace", msg)
 			}
 		})
 	}
@@ -115,7 +157,13 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 func (w *lineWriter) waitFor(t *testing.T, msg string) map[string]any {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	return w.waitWithin(t, msg, 10*time.Second)
+}
+
+// waitWithin is waitFor with a timeout of d.
+func (w *lineWriter) waitWithin(t *testing.T, msg string, d time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		select {
 		case m := <-w.lines:
@@ -186,8 +234,8 @@ func TestProxyRuns(t *testing.T) {
 	}
 }
 
-// TestProxyHelperProcess is not a test: run by TestProxySIGTERM as a
-// subprocess (the os/exec pattern), it is the hangup command, with the
+// TestProxyHelperProcess is not a test: run by TestProxySIGTERM and
+// startHangup as a subprocess (the os/exec pattern), it is the hangup command, with the
 // arguments after "--". It runs main's run, signal handling included, so the
 // subprocess is the real command without a separate go build (which, under
 // -race on a cold cache, would take longer than the whole package).
@@ -329,4 +377,106 @@ func TestProxySIGTERM(t *testing.T) {
 		t.Fatal("the proxy did not exit after SIGTERM")
 	}
 	out.waitFor(t, "proxy stopped")
+}
+
+// TestProxySIGHUP: SIGHUP (issue 16, case 7) is logged and changes nothing.
+// The request in flight gets the upstream's whole answer, and the proxy
+// serves the next request. By default SIGHUP ends a Go program: the proxy
+// exited 129 at once and the request in flight got an empty reply.
+func TestProxySIGHUP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			io.WriteString(w, "fast answer\n")
+			return
+		}
+		io.WriteString(w, "first half\n")
+		http.NewResponseController(w).Flush()
+		entered <- struct{}{}
+		select {
+		case <-release:
+			io.WriteString(w, "second half\n")
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) }) // on failure, before up.Close waits for the handler
+
+	p := startHangup(t, "proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL, "--log-format", "json")
+	addr, _ := p.out.waitFor(t, "proxy listening")["listen"].(string)
+
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("first half\n"))
+	if _, err := io.ReadFull(res.Body, first); err != nil {
+		t.Fatal(err)
+	}
+
+	// The request is in flight: its head and first half relayed, the
+	// upstream's handler waiting for release.
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	line := p.out.waitFor(t, hangupMessage)
+	if line["level"] != "WARN" {
+		t.Errorf("SIGHUP logged at %v, want WARN", line["level"])
+	}
+	if gone, err := p.exited(); gone {
+		t.Fatalf("the proxy exited (%v) on SIGHUP", err)
+	}
+
+	releaseOnce.Do(func() { close(release) })
+	rest, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("the request in flight: %v after %q", err, rest)
+	}
+	if body := string(first) + string(rest); res.StatusCode != 200 || body != "first half\nsecond half\n" {
+		t.Errorf("the request in flight got %d %q, want 200 and the whole body", res.StatusCode, body)
+	}
+	if line := p.out.waitFor(t, "request"); line["status"] != 200.0 || line["uri"] != "/slow" {
+		t.Errorf("access log line = %v", line)
+	}
+
+	// A new connection, after SIGHUP: the proxy still accepts and serves.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	res, err = hc.Get("http://" + addr + "/after")
+	if err != nil {
+		t.Fatalf("a request after SIGHUP: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "fast answer\n" {
+		t.Errorf("a request after SIGHUP got %d %q, want 200 %q", res.StatusCode, body, "fast answer\n")
+	}
+	tr.CloseIdleConnections()
+	c.Close()
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Errorf("the proxy exited with %v after SIGTERM, want 0", err)
+	}
 }
