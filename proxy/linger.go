@@ -80,6 +80,15 @@ type trackedBody struct {
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
+	if b.eof.Load() {
+		// Once the body has ended, net/http closes it as soon as the
+		// response's head is written (it makes sure nothing is left
+		// unread), and a read then fails with ErrBodyReadAfterClose. The
+		// Transport reads once more after the declared length to check
+		// that nothing follows, and such a failure makes it close the
+		// upstream connection under the answer being relayed.
+		return 0, io.EOF
+	}
 	if b.stopped.Load() {
 		return 0, errBodyTakenOver
 	}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,5 +176,36 @@ func TestMeasureEarlyAnswer(t *testing.T) {
 		start := time.Now()
 		ok, failures := uploadTrials(t, "http://"+h.addr+"/upload", trials, answer)
 		t.Logf("%-21s %3d/%d whole answers in %v; failures %v", c.name+":", ok, trials, time.Since(start).Round(time.Millisecond), failures)
+	}
+}
+
+// TestBodyEndsOnce: net/http closes a request body that was read to its end
+// as soon as the response's head is written, and a read after that fails.
+// The Transport reads the body once more after its declared length, on its
+// own goroutine, and a failure there makes it close the upstream connection
+// under the answer it is relaying (an early answer cut short, 1 run in 50
+// under load). So the body the upstream request reads says EOF again once
+// it has said it once.
+func TestBodyEndsOnce(t *testing.T) {
+	got := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := &trackedBody{rc: r.Body}
+		if _, err := io.Copy(io.Discard, b); err != nil {
+			got <- err
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+		http.NewResponseController(w).Flush() // net/http closes r.Body here
+		_, err := b.Read(make([]byte, 1))
+		got <- err
+	}))
+	t.Cleanup(srv.Close)
+	res, err := client(t).Post(srv.URL, "text/plain", strings.NewReader("the whole body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if err := <-got; err != io.EOF {
+		t.Errorf("a read after the end of the body and the response's head = %v, want io.EOF", err)
 	}
 }
