@@ -44,9 +44,13 @@ func clientBroke(err error) bool {
 
 // clientCause gives the cause of an upstream request with context ctx that
 // failed (with err) after the client's body broke off with bodyErr: the
-// client's departure as hangup saw it. It returns err when the body did not
-// break off.
+// client's departure as hangup saw it, or what the proxy found wrong with
+// the body (ErrBodyTooLarge). It returns err when the body did not break
+// off.
 func clientCause(ctx context.Context, bodyErr, err error) error {
+	if errors.Is(bodyErr, ErrBodyTooLarge) {
+		return bodyErr
+	}
 	if !clientBroke(bodyErr) {
 		return err
 	}

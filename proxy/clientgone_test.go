@@ -83,3 +83,36 @@ func TestAbortMidUpload(t *testing.T) {
 		})
 	}
 }
+
+// TestHalfCloseNoInventedAnswer: a client that sends its request and
+// half-closes (nc -N, socat) gets the upstream's real answer or nothing at
+// all, never an empty 200 that nobody wrote, whatever the timing, on the
+// direct path (GET) and through ReverseProxy (POST).
+func TestHalfCloseNoInventedAnswer(t *testing.T) {
+	const answer = "the upstream's own answer"
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, h *hit) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, answer)
+	})
+	h := startProxy(t, Config{Upstream: u.url})
+	for _, req := range []string{
+		"GET /half HTTP/1.1\r\nHost: example.test\r\n\r\n",
+		"GET /half HTTP/1.0\r\n\r\n",
+		"POST /half HTTP/1.1\r\nHost: example.test\r\nContent-Length: 4\r\n\r\nbody",
+	} {
+		for i := 0; i < 50; i++ {
+			c := dial(t, h.addr)
+			write(t, c, req)
+			c.CloseWrite()
+			c.SetReadDeadline(time.Now().Add(waitLong))
+			got, err := io.ReadAll(c)
+			if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			if len(got) != 0 && !strings.HasSuffix(string(got), "\r\n\r\n"+answer) {
+				t.Errorf("%q, half-closed: the client got %q, want the upstream's answer or nothing", req, got)
+			}
+			c.Close()
+		}
+	}
+}

@@ -48,7 +48,7 @@ var (
 
 // statusFor maps the error that ended a proxied request to the status sent
 // to the client (or, for 499, only logged), as Caddy does: client gone → 499,
-// the client's body cut short → 400, timeout → 504, full → 503, anything
+// the client's body cut short → 400, too large → 413, timeout → 504, full → 503, anything
 // else → 502. It decides with errors.Is,
 // never by message.
 func statusFor(err error) int {
@@ -58,6 +58,8 @@ func statusFor(err error) int {
 		return hangup.StatusClientClosedRequest
 	case errors.Is(err, errBodyCut):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -73,7 +75,7 @@ func statusFor(err error) int {
 // hangup_proxy_upstream_requests_total{outcome}.
 func outcomeFor(err error) string {
 	switch statusFor(err) {
-	case hangup.StatusClientClosedRequest, http.StatusBadRequest:
+	case hangup.StatusClientClosedRequest, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		// The client's doing: the proxy gave the upstream request up.
 		return outcomeCancelled
 	case http.StatusGatewayTimeout:
@@ -112,6 +114,8 @@ func (p *Proxy) answerError(w http.ResponseWriter, rec *record, err error) {
 		}
 	case status == http.StatusGatewayTimeout:
 		msg = "504 Gateway Timeout: the upstream server did not answer in time."
+	case status == http.StatusRequestEntityTooLarge:
+		msg = "413 Content Too Large: the request body is larger than this proxy accepts (" + strconv.FormatInt(p.cfg.MaxBodySize, 10) + " bytes)."
 	case status == http.StatusBadRequest:
 		msg = "400 Bad Request: the request body was cut short or malformed; it was not forwarded as a complete request. Send the whole body, as declared."
 	default:

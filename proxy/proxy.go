@@ -49,6 +49,10 @@ type Config struct {
 	// Upstream is where requests go: an http or https URL with a host. Its
 	// path, if any, is prefixed to the client's.
 	Upstream *url.URL
+	// MaxBodySize bounds a request body, in bytes; a larger one gets 413
+	// (ErrBodyTooLarge), before the upstream is asked when its
+	// Content-Length says so. Zero: no limit.
+	MaxBodySize int64
 	// Transport sends requests upstream. Default: for an http:// upstream,
 	// body-less GET, HEAD and OPTIONS requests go on connections of the
 	// proxy's own, written and read on the request's goroutine; everything
@@ -240,7 +244,7 @@ func (cfg *Config) check() error {
 	}{
 		{"MaxInflight", int64(cfg.MaxInflight)}, {"Queue", int64(cfg.Queue)},
 		{"QueueTimeout", int64(cfg.QueueTimeout)}, {"RetryAfter", int64(cfg.RetryAfter)},
-		{"UpstreamTimeout", int64(cfg.UpstreamTimeout)},
+		{"UpstreamTimeout", int64(cfg.UpstreamTimeout)}, {"MaxBodySize", cfg.MaxBodySize},
 		{"CoalesceBuffer", int64(cfg.CoalesceBuffer)}, {"CoalesceLagTimeout", int64(cfg.CoalesceLagTimeout)},
 		{"LingerTimeout", int64(cfg.LingerTimeout)}, {"LingerBytes", cfg.LingerBytes},
 		{"ReadHeaderTimeout", int64(cfg.ReadHeaderTimeout)}, {"MaxHeaderBytes", int64(cfg.MaxHeaderBytes)},
@@ -322,6 +326,16 @@ func (p *Proxy) coalesceKey(r *http.Request) (string, bool) {
 
 // forward sends r upstream on its own, once the queue lets it.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
+	if p.tooLarge(r) {
+		// Refused before a byte of the body is read: the linger drains
+		// what the client still sends, so that the 413 reaches it whole.
+		rec.body = &trackedBody{rc: r.Body}
+		w.Header().Set("Connection", "close")
+		p.answerError(w, rec, ErrBodyTooLarge)
+		rec.complete = true
+		p.linger(w, r, rec)
+		return
+	}
 	queued, err := p.queue.acquire(r.Context())
 	rec.queued = queued
 	if queued {
@@ -348,7 +362,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
 	if r.Body != nil && r.Body != http.NoBody {
 		// r is our copy of the request: its Body is ours to replace.
-		rec.body = &trackedBody{rc: r.Body}
+		rec.body = &trackedBody{rc: p.limitBody(r.Body)}
 		r.Body = rec.body
 	}
 	p.rp.ServeHTTP(w, r)
