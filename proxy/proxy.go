@@ -351,6 +351,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 // hop-by-hop headers.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.cfg.Upstream) // Host becomes the upstream's; the client's goes in X-Forwarded-Host
+	// The path and query as the client sent them, not as ReverseProxy
+	// re-encodes them (target.go).
+	setRawTarget(pr.Out.URL, p.cfg.Upstream, pr.In)
 	pr.SetXForwarded()
 }
 
