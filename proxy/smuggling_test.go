@@ -198,7 +198,7 @@ func FuzzProxyFraming(f *testing.F) {
 	u := newFramingUpstream(f)
 	// Short timeouts, so that a connection the input leaves hanging (a
 	// head or a body cut short, a keep-alive) ends soon.
-	const short = 200 * time.Millisecond
+	const short = 100 * time.Millisecond
 	p, err := New(Config{Upstream: u.url, ReadHeaderTimeout: short, IdleTimeout: short,
 		ClientBodyTimeout: short, LingerTimeout: short, ShutdownTimeout: waitLong})
 	if err != nil {
