@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMaxBodySize: a body larger than Config.MaxBodySize gets 413, whole,
@@ -18,14 +19,17 @@ func TestMaxBodySize(t *testing.T) {
 	// Larger than the Transport's write buffer, so that the streamed
 	// request's head has reached the upstream when the limit is passed.
 	const limit = 64 << 10
-	type seen struct {
-		n   int64
-		err error
-	}
-	bodies := make(chan seen, 8)
+	bodies := make(chan bodySeen, 8)
+	started := make(chan struct{}, 8)
 	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, h *hit) {
-		n, err := io.Copy(io.Discard, r.Body)
-		bodies <- seen{n, err}
+		n, err := io.ReadFull(r.Body, make([]byte, limit/2))
+		if err == nil {
+			started <- struct{}{}
+			var m int64
+			m, err = io.Copy(io.Discard, r.Body)
+			n += int(m)
+		}
+		bodies <- bodySeen{int64(n), err}
 		fmt.Fprintf(w, "read %d", n)
 	})
 	h := startProxy(t, Config{Upstream: u.url, MaxBodySize: limit})
@@ -50,19 +54,28 @@ func TestMaxBodySize(t *testing.T) {
 	t.Run("streamed", func(t *testing.T) {
 		c := dial(t, h.addr)
 		write(t, c, "POST /streamed HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n")
-		go func() {
+		chunks := func(n int) {
 			w := bufio.NewWriter(c)
-			for i := 0; i < 64; i++ {
+			for i := 0; i < n; i++ {
 				fmt.Fprintf(w, "%x\r\n%s\r\n", 4096, big[:4096])
 			}
-			w.WriteString("0\r\n\r\n")
 			w.Flush()
+		}
+		chunks(limit / 2 / 4096)
+		select {
+		case <-started:
+		case <-time.After(waitLong):
+			t.Fatal("the upstream never got the first half of the body")
+		}
+		go func() {
+			chunks(64)
+			io.WriteString(c, "0\r\n\r\n")
 		}()
 		res, body := readResponse(t, c, "POST")
 		if res.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Errorf("got %d %q, want 413", res.StatusCode, body)
 		}
-		if s := <-bodies; s.err == nil {
+		if s := waitBody(t, bodies); s.err == nil {
 			t.Errorf("the upstream read a complete body of %d bytes, want its request aborted", s.n)
 		}
 	})
@@ -76,6 +89,23 @@ func TestMaxBodySize(t *testing.T) {
 		if res.StatusCode != http.StatusOK || string(body) != fmt.Sprintf("read %d", limit) {
 			t.Errorf("got %d %q, want 200 \"read %d\"", res.StatusCode, body, limit)
 		}
-		<-bodies
+		waitBody(t, bodies)
 	})
+}
+
+// bodySeen is what an upstream made of a request body.
+type bodySeen struct {
+	n   int64
+	err error
+}
+
+func waitBody(t *testing.T, bodies chan bodySeen) bodySeen {
+	t.Helper()
+	select {
+	case s := <-bodies:
+		return s
+	case <-time.After(waitLong):
+		t.Fatal("the upstream never finished reading the body")
+		return bodySeen{}
+	}
 }

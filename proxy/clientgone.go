@@ -42,18 +42,39 @@ func clientBroke(err error) bool {
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE)
 }
 
-// clientCause gives the cause of an upstream request with context ctx that
-// failed (with err) after the client's body broke off with bodyErr: the
-// client's departure as hangup saw it, or what the proxy found wrong with
-// the body (ErrBodyTooLarge). It returns err when the body did not break
-// off.
-func clientCause(ctx context.Context, bodyErr, err error) error {
-	if errors.Is(bodyErr, ErrBodyTooLarge) {
+// failureCause decides what ended an upstream request, with context ctx
+// and record rec (nil: none), that failed with err, whatever the Transport
+// made of it: the client's departure; what was wrong with the client's body
+// (ErrClientBody, ErrClientBodyTimeout, ErrBodyTooLarge); the request's
+// cancellation (ErrUpstreamTimeout, a server's close); or, once the
+// client's body broke off, hangup's verdict on the client (waited for).
+// Otherwise err itself.
+func failureCause(ctx context.Context, rec *record, err error) error {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, hangup.ErrClientGone) {
+		return cause
+	}
+	var bodyErr error
+	if rec != nil {
+		bodyErr = rec.body.readErr()
+	}
+	switch {
+	case errors.Is(bodyErr, ErrClientBody), errors.Is(bodyErr, ErrClientBodyTimeout), errors.Is(bodyErr, ErrBodyTooLarge):
 		return bodyErr
+	case cause != nil:
+		if errors.Is(err, cause) {
+			return err
+		}
+		return cause
+	case clientBroke(bodyErr):
+		return clientVerdict(ctx, bodyErr)
 	}
-	if !clientBroke(bodyErr) {
-		return err
-	}
+	return err
+}
+
+// clientVerdict waits for hangup's verdict on a client whose body broke off
+// with bodyErr, and returns it as the cause.
+func clientVerdict(ctx context.Context, bodyErr error) error {
 	t := time.NewTimer(verdictWait)
 	defer t.Stop()
 	select {

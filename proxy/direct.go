@@ -45,7 +45,7 @@ func (p *Proxy) direct(r *http.Request) bool {
 		return false
 	}
 	u := r.URL
-	return u.Opaque == "" && u.User == nil && r.RequestURI != "*" && cleanQuery(u.RawQuery)
+	return u.Opaque == "" && u.User == nil && r.RequestURI != "*"
 }
 
 // h1Upstream reports whether requests to u may go through h1Transport: u
@@ -64,27 +64,6 @@ func h1Upstream(u *url.URL) bool {
 // request would have to merge with the client's.
 func directUpstream(u *url.URL) bool {
 	return (u.Path == "" || u.Path == "/") && u.RawPath == "" && u.RawQuery == "" && !u.ForceQuery
-}
-
-// cleanQuery reports whether ReverseProxy would forward the query q as it
-// is: it re-encodes a query with a semicolon or a bad escape.
-func cleanQuery(q string) bool {
-	for i := 0; i < len(q); i++ {
-		switch q[i] {
-		case ';':
-			return false
-		case '%':
-			if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {
-				return false
-			}
-			i += 2
-		}
-	}
-	return true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // hopHeaders are removed from requests and answers, as by ReverseProxy,
@@ -111,14 +90,24 @@ var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Ho
 func writeForwarded(bw *bufio.Writer, r *http.Request, host string) error {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
-	if path := r.URL.EscapedPath(); path != "" {
+	// The client's target as it sent it (target.go); the direct path has
+	// no upstream path to put in front of it (directUpstream).
+	if path, query, hasQuery, ok := upstreamTarget(nil, r); ok {
 		bw.WriteString(path)
+		if hasQuery {
+			bw.WriteByte('?')
+			bw.WriteString(query)
+		}
 	} else {
-		bw.WriteByte('/')
-	}
-	if r.URL.RawQuery != "" || r.URL.ForceQuery {
-		bw.WriteByte('?')
-		bw.WriteString(r.URL.RawQuery)
+		if path := r.URL.EscapedPath(); path != "" {
+			bw.WriteString(path)
+		} else {
+			bw.WriteByte('/')
+		}
+		if r.URL.RawQuery != "" || r.URL.ForceQuery {
+			bw.WriteByte('?')
+			bw.WriteString(r.URL.RawQuery)
+		}
 	}
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(host)

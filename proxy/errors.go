@@ -48,7 +48,8 @@ var (
 
 // statusFor maps the error that ended a proxied request to the status sent
 // to the client (or, for 499, only logged), as Caddy does: client gone → 499,
-// the client's body cut short → 400, too large → 413, timeout → 504, full → 503, anything
+// the client's body malformed or cut short → 400, stalled → 408, too large
+// → 413, timeout → 504, full → 503, anything
 // else → 502. It decides with errors.Is,
 // never by message.
 func statusFor(err error) int {
@@ -56,8 +57,10 @@ func statusFor(err error) int {
 	switch {
 	case errors.Is(err, hangup.ErrClientGone):
 		return hangup.StatusClientClosedRequest
-	case errors.Is(err, errBodyCut):
+	case errors.Is(err, ErrClientBody), errors.Is(err, errBodyCut):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrClientBodyTimeout):
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout):
@@ -75,7 +78,7 @@ func statusFor(err error) int {
 // hangup_proxy_upstream_requests_total{outcome}.
 func outcomeFor(err error) string {
 	switch statusFor(err) {
-	case hangup.StatusClientClosedRequest, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+	case hangup.StatusClientClosedRequest, http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
 		// The client's doing: the proxy gave the upstream request up.
 		return outcomeCancelled
 	case http.StatusGatewayTimeout:
@@ -114,14 +117,25 @@ func (p *Proxy) answerError(w http.ResponseWriter, rec *record, err error) {
 		}
 	case status == http.StatusGatewayTimeout:
 		msg = "504 Gateway Timeout: the upstream server did not answer in time."
+	case status == http.StatusRequestTimeout:
+		msg = "408 Request Timeout: the request body stopped arriving (" + p.cfg.ClientBodyTimeout.String() + " without a byte)."
 	case status == http.StatusRequestEntityTooLarge:
 		msg = "413 Content Too Large: the request body is larger than this proxy accepts (" + strconv.FormatInt(p.cfg.MaxBodySize, 10) + " bytes)."
 	case status == http.StatusBadRequest:
-		msg = "400 Bad Request: the request body was cut short or malformed; it was not forwarded as a complete request. Send the whole body, as declared."
+		if errors.Is(err, ErrClientBody) {
+			msg = "400 Bad Request: the request body is malformed (invalid chunked encoding); it was not forwarded as a complete request."
+		} else {
+			msg = "400 Bad Request: the request body ended before its declared length; it was not forwarded as a complete request."
+		}
 	default:
 		msg = "502 Bad Gateway: the proxy could not get a valid response from the upstream server (unreachable, connection refused or reset, or a malformed response)."
 	}
 	h := w.Header()
+	if status < 500 {
+		// The client's body is at fault: what is left of it on the
+		// connection cannot be trusted to frame a next request.
+		h.Set("Connection", "close")
+	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")

@@ -103,6 +103,12 @@ type Config struct {
 	LingerTimeout time.Duration
 	// LingerBytes ends the drain after that many bytes. Default: 64 MiB.
 	LingerBytes int64
+	// ClientBodyTimeout bounds the wait for each read of a client's request
+	// body, not the whole body, as nginx's client_body_timeout: a client
+	// that sends nothing of its body for that long gets 408 (if nothing was
+	// answered yet), its upstream request is aborted, and its connection is
+	// closed. Negative disables it. Default: 60s.
+	ClientBodyTimeout time.Duration
 	// EarlyAnswerBuffer bounds the bytes of an early refusal (status 300 and
 	// up, sent by the upstream before it read the whole request body) read
 	// ahead into memory (see linger.go); negative disables it. Default:
@@ -154,6 +160,7 @@ const (
 	DefaultLingerTimeout      = 5 * time.Second
 	DefaultLingerBytes        = 64 << 20
 	DefaultEarlyAnswerBuffer  = 4 << 20
+	DefaultClientBodyTimeout  = 60 * time.Second
 	DefaultReadHeaderTimeout  = 10 * time.Second
 	DefaultMaxHeaderBytes     = 64 << 10
 	DefaultIdleTimeout        = 2 * time.Minute
@@ -267,6 +274,7 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.CoalesceLagTimeout, DefaultCoalesceLagTimeout)
 	def(&cfg.LingerTime, DefaultLingerTime)
 	def(&cfg.LingerTimeout, DefaultLingerTimeout)
+	def(&cfg.ClientBodyTimeout, DefaultClientBodyTimeout)
 	def(&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	def(&cfg.IdleTimeout, DefaultIdleTimeout)
 	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
@@ -362,16 +370,22 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
 	if r.Body != nil && r.Body != http.NoBody {
 		// r is our copy of the request: its Body is ours to replace.
-		rec.body = &trackedBody{rc: p.limitBody(r.Body)}
+		rec.body = &trackedBody{rc: p.limitBody(p.newClientBody(w, r, r.Body))}
 		r.Body = rec.body
 	}
+	if closeAfter(r) {
+		// An ambiguous framing: see clientbody.go.
+		w.Header().Set("Connection", "close")
+	}
 	p.rp.ServeHTTP(w, r)
+	endClientBody(rec) // its deadlines, before the linger's
 	_, err = rec.snapshot()
 	rec.complete = !errors.Is(err, hangup.ErrClientGone)
 	// The upstream is done with this request: let the next one in before
 	// the linger, which is the client's business only.
 	release()
-	if rec.complete {
+	if rec.complete && !errors.Is(err, ErrClientBodyTimeout) {
+		// (A client that stalled its upload is not lingered for.)
 		p.linger(w, r, rec)
 	}
 }
@@ -381,7 +395,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 // hop-by-hop headers.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.cfg.Upstream) // Host becomes the upstream's; the client's goes in X-Forwarded-Host
+	// The path and query as the client sent them, not as ReverseProxy
+	// re-encodes them (target.go).
+	setRawTarget(pr.Out.URL, p.cfg.Upstream, pr.In)
 	pr.SetXForwarded()
+	if b := clientBodyOf(recordFrom(pr.In.Context())); b != nil {
+		pr.Out.Trailer = b.upstreamTrailers() // filled at the body's end (clientbody.go)
+	}
 }
 
 // modifyResponse handles an answer that the upstream sent before the
@@ -392,6 +412,10 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		return nil
 	}
 	rec := recordFrom(res.Request.Context())
+	if rec != nil && closeAfter(res.Request) {
+		// Again: a 1xx answer cleared what forward set (see clientbody.go).
+		res.Header.Set("Connection", "close")
+	}
 	if rec == nil || !rec.body.unread() {
 		return nil
 	}

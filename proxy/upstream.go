@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -73,14 +72,7 @@ func (t *upstreamTransport) account(ctx context.Context, rec *record, cancel con
 		cancel = func(error) {}
 	}
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
-			// Whatever the Transport made of it, the cancellation is the
-			// reason.
-			err = cause
-		} else if cause == nil && rec != nil {
-			// The client's body broke off: the client left (clientgone.go).
-			err = clientCause(ctx, rec.body.readErr(), err)
-		}
+		err = failureCause(ctx, rec, err)
 		cancel(context.Canceled)
 		outcome := outcomeFor(err)
 		t.m.upstreamDone(outcome)
@@ -135,13 +127,9 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.done(outcomeCompleted)
 	case err != nil:
-		if cause := context.Cause(b.ctx); cause != nil {
-			err = cause
-		} else if b.rec != nil {
-			// The Transport closes the connection under the answer when
-			// the client's body breaks off (clientgone.go).
-			err = clientCause(b.ctx, b.rec.body.readErr(), err)
-		}
+		// The Transport closes the connection under the answer when the
+		// client's body fails: say why (clientgone.go).
+		err = failureCause(b.ctx, b.rec, err)
 		b.done(outcomeFor(err))
 	}
 	return n, err
