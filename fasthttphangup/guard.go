@@ -22,8 +22,10 @@
 // Server.StreamRequestBody is set), so a client that leaves during an upload
 // never reaches a handler; one that leaves while its handler runs, with the
 // body unread or not, is detected. Phases are therefore PhaseBeforeHandler
-// (the client left between requests on a pipelined connection) and
-// PhaseHandler.
+// (a pipelined request behind one whose client left, not served) and
+// PhaseHandler. A half-closed client still gets the answer its handler
+// writes; a departed request whose handler wrote nothing gets no response
+// (see Guard.Handler).
 //
 // Package fiberhangup builds on this one for Fiber v3.
 package fasthttphangup
