@@ -224,3 +224,15 @@ func checkPipelined(t *testing.T, trial int, got string, ran chan string, prefix
 		}
 	}
 }
+
+// TestSendNothingKeepHijackedConns: with Server.KeepHijackedConns, fasthttp
+// leaves closing a hijacked connection to the hijacker; the connection of a
+// departed request that gets no response must still be closed.
+func TestSendNothingKeepHijackedConns(t *testing.T) {
+	s := quietServer(func(fctx *fasthttp.RequestCtx) { waitDone(fctx) })
+	s.KeepHijackedConns = true
+	fasthttphangup.Install(s)
+	if got := halfCloseAndRead(t, serve(t, s), adaptertest.GET); got != "" {
+		t.Fatalf("the client read %q, want nothing", got)
+	}
+}

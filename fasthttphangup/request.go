@@ -260,10 +260,13 @@ func unanswered(fctx *fasthttp.RequestCtx) bool {
 // sendNothing makes fasthttp close the connection without writing a response
 // for fctx, and without an error to log: a hijack that asks for no response
 // (responses to earlier pipelined requests still buffered are flushed first)
-// and closes the connection as soon as fasthttp hands it over.
+// and closes the connection as soon as fasthttp hands it over. The Close is
+// a no-op unless Server.KeepHijackedConns is set, when fasthttp leaves
+// closing to the hijacker. Closing the connection from the handler instead
+// (fctx.Conn().Close()) makes fasthttp's write fail, which it logs.
 func sendNothing(fctx *fasthttp.RequestCtx) {
 	fctx.HijackSetNoResponse(true)
-	fctx.Hijack(func(net.Conn) {})
+	fctx.Hijack(func(c net.Conn) { c.Close() })
 }
 
 func (st *request) report(d hangup.Departure, end time.Time) hangup.Report {
