@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -247,5 +248,32 @@ func TestPipelinedThenHalfClose(t *testing.T) {
 				t.Fatalf("trial %d: answer %d is %q, handlers run %v", i, k+1, a, paths)
 			}
 		}
+	}
+}
+
+// TestMiddlewareOnlyNoInventedAnswer: Guard.Handler without Install hears
+// the half-close through net/http, and the same rule holds: a departed
+// request whose handler wrote nothing gets no response.
+func TestMiddlewareOnlyNoInventedAnswer(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	srv := httptest.NewServer(hangup.New().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(waitLong):
+		}
+	})))
+	defer srv.Close()
+	c := dialTCP(t, srv.Listener.Addr().String())
+	write(t, c, reqGET)
+	select {
+	case <-entered:
+	case <-time.After(waitLong):
+		t.Fatal("handler never ran")
+	}
+	halfClose(t, c)
+	c.SetReadDeadline(time.Now().Add(waitLong))
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Fatalf("the client read %q (%v), want nothing and the connection closed", b, err)
 	}
 }
