@@ -19,6 +19,7 @@ type conn struct {
 	mu        sync.Mutex
 	active    *request     // requests whose handler runs, linked by next/prev
 	departure Departure    // why and when the client went; Reason is ReasonNone while it is there
+	owed      bool         // see hangup: the next request to start runs, its context already cancelled
 	onGone    func(Reason) // WatchConn's callback, instead of requests
 }
 
@@ -50,13 +51,18 @@ func rawConn(nc net.Conn) syscall.RawConn {
 	return nil
 }
 
-// attach links st to the connection and reports whether the client already
-// left, and how.
-func (c *conn) attach(st *request) (Departure, bool) {
+// attach links st to the connection, unless the client already left. It
+// returns the departure st is born with (Reason is ReasonNone when there is
+// none) and whether st must not reach its handler.
+func (c *conn) attach(st *request) (d Departure, skip bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.departure.Reason != ReasonNone {
-		return c.departure, true
+		if !c.owed {
+			return c.departure, true
+		}
+		c.owed = false
+		d = c.departure
 	}
 	st.progress.Or(handlerStarted)
 	st.next = c.active
@@ -64,7 +70,7 @@ func (c *conn) attach(st *request) (Departure, bool) {
 		c.active.prev = st
 	}
 	c.active = st
-	return Departure{}, false
+	return d, false
 }
 
 func (c *conn) detach(st *request) {
@@ -95,6 +101,15 @@ func (c *conn) hangup(reason Reason, halfOnly bool) (rearm bool) {
 		return true
 	}
 	c.departure = Departure{At: at, Reason: reason}
+	// A FIN alone, while no handler runs, follows a request that net/http
+	// has not handed to its handler yet (TCP orders the FIN after the
+	// request's bytes): a client that sent its request and half-closed, as
+	// HTTP/1.0 clients and nc -N do, and that may well read its answer. Skip
+	// that request, as a full close allows, and the answer net/http alone
+	// would have delivered is lost (golang/go#18527 is why net/http cannot
+	// tell); so it runs, its context cancelled before it starts, and the
+	// requests after it (pipelined behind a departure) are skipped.
+	c.owed = halfOnly && c.active == nil
 	for st := c.active; st != nil; st = st.next {
 		st.clientGone(reason, at)
 	}

@@ -89,7 +89,10 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 
 // Handler returns h wrapped so that each request's context is cancelled with
 // cause ErrClientGone when its client goes away, and the request is counted,
-// reported and logged.
+// reported and logged. When the client went away and h wrote nothing (no
+// status, no byte, no flush), the request ends with http.ErrAbortHandler, so
+// that net/http closes the connection (HTTP/2: resets the stream) instead of
+// sending an empty 200 nobody wrote; net/http does not log it.
 //
 // Used on a server that Install wired, it detects every case. Used alone, as
 // plain middleware, it sees only what net/http reports: a client that left

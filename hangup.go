@@ -51,7 +51,10 @@ const (
 	// PhaseNone means the client has not gone away.
 	PhaseNone Phase = iota
 	// PhaseBeforeHandler: the client left before the handler started; the
-	// handler is not called.
+	// handler is not called and the client gets no response. (The one
+	// request that follows a FIN seen while no handler ran is the
+	// exception: a half-closed client may read its answer, so it runs, its
+	// context cancelled, and its departure says PhaseHandler.)
 	PhaseBeforeHandler
 	// PhaseReadingBody: the handler had started reading the request body
 	// and had not reached its end.

@@ -41,6 +41,15 @@ func newConfig(opts []Option) config {
 // With this option, a client that did close fully is detected when the
 // response is written and the client's kernel answers with RST.
 //
+// Under the default, a half-closed client still gets whatever answer the
+// handler writes: the request whose bytes came before the FIN runs (with its
+// context already cancelled, cause ErrClientGone, if the FIN came first), so
+// a handler that checks its context does no work and one that answers anyway
+// is heard. A handler that writes nothing gets no response at all (not
+// net/http's empty 200): the connection is closed. Only the request at hand
+// when the FIN is seen (running, or the next to start) is served; requests
+// pipelined behind it are not (PhaseBeforeHandler).
+//
 // It applies to watched connections (see Install); where hangup falls back to
 // net/http's own detection, net/http still cancels on half-close.
 func HalfCloseWaits() Option {

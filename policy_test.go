@@ -190,6 +190,9 @@ func TestBeforeHandler(t *testing.T) {
 		handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			calls.Add(1)
 			s.waitHandler(w, r)
+			// Answers anyway: a half-closed client may read it. (One that
+			// wrote nothing would get no response at all.)
+			io.WriteString(w, "answered anyway")
 		})})
 	c := dialTCP(t, s.addr())
 	write(t, c, reqGET+reqGET)
@@ -202,6 +205,9 @@ func TestBeforeHandler(t *testing.T) {
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "answered anyway" {
+		t.Errorf("first answer %q, want the handler's", b)
 	}
 	resp.Body.Close()
 	if _, err := http.ReadResponse(br, nil); err == nil {

@@ -188,22 +188,31 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	}
 	g.requests.Add(1)
 	g.inFlight.Add(1)
-	defer st.finish(stop)
+	returned := false
+	defer func() {
+		if st.finish(stop) && returned {
+			// The client left and the handler wrote nothing: answer
+			// nothing, not the empty 200 net/http would invent for it.
+			// net/http closes the connection (HTTP/2: resets the stream)
+			// without writing or logging; finish has counted, reported and
+			// logged the request (499).
+			panic(http.ErrAbortHandler)
+		}
+	}()
 
+	skip := false
 	if c != nil {
-		if d, gone := c.attach(st); gone {
+		var d Departure
+		if d, skip = c.attach(st); d.Reason != ReasonNone {
 			st.clientGone(d.Reason, d.At)
 		}
 	} else {
 		st.progress.Or(handlerStarted)
 	}
-	run := st.progress.Load()&departed == 0
-	if !run {
-		// Nobody is waiting: answer nothing, not an empty 200. net/http
-		// closes the connection (HTTP/2: resets the stream) without logging.
-		panic(http.ErrAbortHandler)
+	if !skip {
+		h.ServeHTTP(st.writer(), &st.req)
 	}
-	h.ServeHTTP(st.writer(), &st.req)
+	returned = true
 }
 
 // netHTTPCancelled runs when net/http cancels the request's own context.
@@ -292,7 +301,12 @@ func (st *request) goneChan() <-chan struct{} {
 	return st.goneCh
 }
 
-func (st *request) finish(stop func() bool) {
+// finish ends the request once its handler returned (or panicked) and
+// reports whether its client had left with nothing written: no status, no
+// byte, no flush. Once the request is detached and finished, no departure
+// can land on it any more, so the answer cannot change after the caller acts
+// on it.
+func (st *request) finish(stop func() bool) (silent bool) {
 	if stop != nil {
 		stop()
 	}
@@ -310,6 +324,7 @@ func (st *request) finish(stop func() bool) {
 	}
 	mustFinish := st.mustFinish > 0
 	st.mu.Unlock()
+	silent = d.Reason != ReasonNone && st.status.Load() == 0
 	if stopClosed != nil {
 		stopClosed()
 	}
@@ -320,7 +335,7 @@ func (st *request) finish(stop func() bool) {
 	st.g.inFlight.Add(-1)
 
 	if d.Reason == ReasonNone && st.g.cfg.accessLog == nil {
-		return
+		return false
 	}
 	end := now()
 	rep := Report{
@@ -350,6 +365,7 @@ func (st *request) finish(stop func() bool) {
 	if l := st.g.cfg.accessLog; l != nil {
 		logAccess(l, rep)
 	}
+	return silent
 }
 
 // StatusClientClosedRequest is nginx's status 499, logged for a request whose

@@ -19,6 +19,7 @@ type conn struct {
 	active    *request // requests whose handler runs, linked by next/prev
 	gone      bool
 	departure hangup.Departure // why and when it went, if gone
+	owed      bool             // see hangup: the next request to start runs, its context already cancelled
 }
 
 // lookup returns the connection nc, registering it with the watcher on its
@@ -68,25 +69,42 @@ func (c *conn) hangup(reason hangup.Reason) {
 	}
 	c.gone = true
 	c.departure = hangup.Departure{At: at, Reason: reason}
+	// A FIN (the watcher says ReasonClosed; an RST or a vanished peer says
+	// otherwise) while no handler runs follows a request fasthttp has not
+	// handed to us yet: its client half-closed after sending it and may
+	// read its answer, which plain fasthttp delivers. That request runs, its
+	// context cancelled before it starts; those after it are skipped. Only
+	// a connection proven closed skips the request at hand.
+	c.owed = reason == hangup.ReasonClosed && c.active == nil
 	for st := c.active; st != nil; st = st.next {
 		st.clientGone(reason, at)
 	}
 }
 
-// attach links st to the connection and reports whether the client already
-// left, and how.
-func (c *conn) attach(st *request) (hangup.Departure, bool) {
+// attach links st to the connection, unless the client already left. It
+// returns the departure st is born with (Reason is ReasonNone when there is
+// none) and whether st must not reach its handler; a request that will run
+// is marked started here, under c.mu, so that a departure reported from now
+// on finds it in phase handler.
+func (c *conn) attach(st *request) (d hangup.Departure, skip bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gone {
-		return c.departure, true
+		if !c.owed {
+			return c.departure, true
+		}
+		c.owed = false
+		d = c.departure
 	}
+	st.mu.Lock()
+	st.started = true
+	st.mu.Unlock()
 	st.next = c.active
 	if c.active != nil {
 		c.active.prev = st
 	}
 	c.active = st
-	return hangup.Departure{}, false
+	return d, false
 }
 
 func (c *conn) detach(st *request) {

@@ -22,8 +22,10 @@
 // Server.StreamRequestBody is set), so a client that leaves during an upload
 // never reaches a handler; one that leaves while its handler runs, with the
 // body unread or not, is detected. Phases are therefore PhaseBeforeHandler
-// (the client left between requests on a pipelined connection) and
-// PhaseHandler.
+// (a pipelined request behind one whose client left, not served) and
+// PhaseHandler. A half-closed client still gets the answer its handler
+// writes; a departed request whose handler wrote nothing gets no response
+// (see Guard.Handler).
 //
 // Package fiberhangup builds on this one for Fiber v3.
 package fasthttphangup
@@ -149,8 +151,13 @@ func (g *Guard) Watch(s *fasthttp.Server) {
 // Handler returns h wrapped so that each request runs with a context (see
 // Context) that is cancelled with cause hangup.ErrClientGone when its client
 // goes away, and is counted, reported and logged. A request whose client left
-// before it started (a pipelined request after the client's FIN) is not passed
-// to h: it is answered with Connection: close.
+// before it started is not passed to h (a pipelined request behind the one
+// that was running when the client left, or any request once the connection
+// was reset); the one request that follows a FIN while no handler ran still
+// runs, with its context already cancelled, because a half-closed client may
+// read its answer. A request whose client left gets no response at all when
+// h wrote nothing (left fasthttp's empty 200 as it is): the connection is
+// closed instead, as nginx does for its 499.
 func (g *Guard) Handler(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(fctx *fasthttp.RequestCtx) {
 		g.Serve(fctx, func(context.Context) { h(fctx) })
@@ -161,15 +168,21 @@ func (g *Guard) Handler(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 // returns when next does; ctx is cancelled then. It is Handler for adapters
 // of frameworks built on fasthttp, which must hand ctx to their own handler
 // type (package fiberhangup does). next is not called when the client left
-// before the request started.
+// before the request started (see Handler). When the client left and the
+// response is still fasthttp's empty 200 once next returns, Serve hijacks
+// fctx so that the connection is closed without a response.
 func (g *Guard) Serve(fctx *fasthttp.RequestCtx, next func(ctx context.Context)) {
 	st := g.begin(fctx)
-	defer st.finish()
-	if st.start() {
+	returned := false
+	defer func() {
+		if st.finish() && returned {
+			sendNothing(fctx)
+		}
+	}()
+	if !st.skip {
 		next(&st.ctx)
-	} else {
-		fctx.SetConnectionClose()
 	}
+	returned = true
 }
 
 // Stats returns a snapshot of the Guard's counters, in hangup's Stats so

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -26,7 +27,8 @@ type request struct {
 	prev, next *request // the conn's active list, guarded by c.mu
 
 	mu          sync.Mutex
-	started     bool // the handler was called
+	skip        bool // set by begin: the client left before; the handler is not called
+	started     bool // the handler is called; set by begin
 	finished    bool // the handler returned
 	departure   hangup.Departure
 	goneCh      chan struct{} // made on demand by Gone
@@ -155,19 +157,14 @@ func (g *Guard) begin(fctx *fasthttp.RequestCtx) *request {
 	g.inFlight.Add(1)
 	if c := g.lookup(fctx.Conn()); c != nil {
 		st.c = c
-		if d, gone := c.attach(st); gone {
+		var d hangup.Departure
+		if d, st.skip = c.attach(st); d.Reason != hangup.ReasonNone {
 			st.clientGone(d.Reason, d.At)
 		}
+	} else {
+		st.started = true
 	}
 	return st
-}
-
-// start reports whether the handler should run, and records that it does.
-func (st *request) start() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.started = st.departure.Reason == hangup.ReasonNone
-	return st.started
 }
 
 // clientGone records that the client left and cancels the request, unless it
@@ -205,7 +202,12 @@ func (st *request) clientGone(reason hangup.Reason, at time.Time) {
 	st.cancel(cause)
 }
 
-func (st *request) finish() {
+// finish ends the request once its handler returned and reports whether its
+// client had left with nothing written: the response is still the empty 200
+// fasthttp would send for a handler that set nothing. Once the request is
+// detached and finished no departure can land on it, so the answer cannot
+// change after the caller acts on it.
+func (st *request) finish() (silent bool) {
 	g := st.g
 	if st.c != nil {
 		st.c.detach(st)
@@ -221,6 +223,7 @@ func (st *request) finish() {
 	mustFinish := st.mustFinish > 0
 	route := st.route
 	st.mu.Unlock()
+	silent = d.Reason != hangup.ReasonNone && unanswered(st.fctx)
 	if detached {
 		g.detached.Add(-1)
 	}
@@ -228,7 +231,7 @@ func (st *request) finish() {
 	g.inFlight.Add(-1)
 
 	if d.Reason == hangup.ReasonNone && g.cfg.accessLog == nil {
-		return
+		return false
 	}
 	end := time.Now()
 	rep := st.report(d, end)
@@ -243,6 +246,27 @@ func (st *request) finish() {
 	if l := g.cfg.accessLog; l != nil {
 		logAccess(l, rep)
 	}
+	return silent
+}
+
+// unanswered reports whether the handler left fctx's response as fasthttp
+// made it: status 200 (set or not), no body, not hijacked. fasthttp would
+// send that as an empty 200 that nobody wrote.
+func unanswered(fctx *fasthttp.RequestCtx) bool {
+	r := &fctx.Response
+	return !fctx.Hijacked() && r.StatusCode() == fasthttp.StatusOK && !r.IsBodyStream() && len(r.Body()) == 0
+}
+
+// sendNothing makes fasthttp close the connection without writing a response
+// for fctx, and without an error to log: a hijack that asks for no response
+// (responses to earlier pipelined requests still buffered are flushed first)
+// and closes the connection as soon as fasthttp hands it over. The Close is
+// a no-op unless Server.KeepHijackedConns is set, when fasthttp leaves
+// closing to the hijacker. Closing the connection from the handler instead
+// (fctx.Conn().Close()) makes fasthttp's write fail, which it logs.
+func sendNothing(fctx *fasthttp.RequestCtx) {
+	fctx.HijackSetNoResponse(true)
+	fctx.Hijack(func(c net.Conn) { c.Close() })
 }
 
 func (st *request) report(d hangup.Departure, end time.Time) hangup.Report {
