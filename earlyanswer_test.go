@@ -34,8 +34,8 @@ func TestEarlyAnswerSurvives(t *testing.T) {
 			t.Fatalf("trial %d: %v", i, err)
 		}
 	}
-	if n := s.g.Stats().Gone[4]; n > 0 { // PhaseWritingResponse
-		t.Logf("%d clients counted gone while the answer was written", n)
+	if st := s.g.Stats(); st.GoneTotal() > 0 {
+		t.Fatalf("%d of %d clients that read their whole answer were counted gone (by phase: %v)", st.GoneTotal(), trials, st.Gone)
 	}
 }
 
