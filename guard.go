@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // A Guard cancels requests whose clients went away and keeps the books on
@@ -58,7 +60,17 @@ func New(opts ...Option) *Guard {
 // does it. It chains, never replaces, the ConnContext, ConnState and Handler
 // that srv already has (a nil Handler means http.DefaultServeMux), so call it
 // after setting them and before serving.
+//
+// Install panics if srv already has a Guard (a second Install, or
+// echohangup.Install and then Install on the same server), and leaves srv as
+// the first call wired it. Two Guards on one server cannot both watch its
+// sockets: the second one's connections would fall back to net/http's
+// detection without a word, and the second call's options could not apply.
+// Keep the Guard the first call returned, and pass every option to that call.
 func Install(srv *http.Server, opts ...Option) *Guard {
+	if !installed.add(srv) {
+		panic("hangup: Install called twice on the same *http.Server: its sockets are watched by the first Guard only; keep the *Guard the first Install returned and pass all options to that call")
+	}
 	g := New(opts...)
 	g.srv = srv
 	userConnContext := srv.ConnContext
@@ -165,6 +177,36 @@ func (g *Guard) releaseDetach() {
 }
 
 type connKey struct{}
+
+// installed remembers the servers that Install wired, without keeping them
+// alive: a server that is collected leaves the set by itself. A field or a
+// marker handler could not do it: users wrap srv.Handler after Install, and
+// an *http.Server has no room for ours.
+var installed = serverSet{m: make(map[weak.Pointer[http.Server]]struct{})}
+
+type serverSet struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[http.Server]]struct{} // guarded by mu
+}
+
+// add adds srv and reports whether it was new.
+func (s *serverSet) add(srv *http.Server) bool {
+	k := weak.Make(srv)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[k]; ok {
+		return false
+	}
+	s.m[k] = struct{}{}
+	runtime.AddCleanup(srv, s.remove, k)
+	return true
+}
+
+func (s *serverSet) remove(k weak.Pointer[http.Server]) {
+	s.mu.Lock()
+	delete(s.m, k)
+	s.mu.Unlock()
+}
 
 // track registers a new connection; it runs in ConnContext, in the accept loop.
 func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {
