@@ -22,8 +22,13 @@ type Guard struct {
 	requests atomic.Uint64
 	inFlight atomic.Int64
 	gone     [numPhases]atomic.Uint64
-	detached atomic.Int64 // MustFinish requests running after their client left
-	detachWG sync.WaitGroup
+	detached atomic.Int64 // MustFinish requests running after their client left; written under detachMu
+
+	// A sync.WaitGroup cannot count detached work: a request may detach at
+	// any time, also while Shutdown waits at zero (its context ended while
+	// handlers ran), and an Add from zero concurrent with Wait is a misuse.
+	detachMu   sync.Mutex
+	detachIdle chan struct{} // closed when detached drops to zero; nil while it is zero; guarded by detachMu
 
 	mu    sync.Mutex
 	conns map[net.Conn]*conn // guarded by mu; connections seen by ConnContext
@@ -145,35 +150,46 @@ func (g *Guard) Shutdown(ctx context.Context) error {
 	if g.srv != nil {
 		err = g.srv.Shutdown(ctx)
 	}
-	done := make(chan struct{})
-	go func() {
-		g.detachWG.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-g.detachDone():
 		return err
 	case <-ctx.Done():
 		return errors.Join(err, context.Cause(ctx))
 	}
 }
 
-func (g *Guard) acquireDetach() bool {
-	for {
-		n := g.detached.Load()
-		if n >= int64(g.cfg.detachLimit) {
-			return false
-		}
-		if g.detached.CompareAndSwap(n, n+1) {
-			g.detachWG.Add(1)
-			return true
-		}
+// detachDone returns a channel that is closed once no MustFinish request is
+// running after its client left.
+func (g *Guard) detachDone() <-chan struct{} {
+	g.detachMu.Lock()
+	defer g.detachMu.Unlock()
+	if g.detachIdle == nil {
+		return closedChan
 	}
+	return g.detachIdle
+}
+
+func (g *Guard) acquireDetach() bool {
+	g.detachMu.Lock()
+	defer g.detachMu.Unlock()
+	n := g.detached.Load()
+	if n >= int64(g.cfg.detachLimit) {
+		return false
+	}
+	g.detached.Store(n + 1)
+	if g.detachIdle == nil {
+		g.detachIdle = make(chan struct{})
+	}
+	return true
 }
 
 func (g *Guard) releaseDetach() {
-	g.detached.Add(-1)
-	g.detachWG.Done()
+	g.detachMu.Lock()
+	defer g.detachMu.Unlock()
+	if g.detached.Add(-1) == 0 {
+		close(g.detachIdle)
+		g.detachIdle = nil
+	}
 }
 
 type connKey struct{}
