@@ -29,8 +29,9 @@ import (
 // holds the descriptor open, so it can never act on a reused number.
 type watcher struct {
 	mu     sync.Mutex
-	ep     *epoll           // nil while nothing is watched
-	conns  map[uint64]*conn // guarded by mu
+	ep     *epoll                // nil while nothing is watched
+	conns  map[uint64]*conn      // guarded by mu
+	timers map[uint64]*userTimer // WithUserTimeout's, by registration; guarded by mu
 	nextID uint64
 }
 
@@ -40,7 +41,7 @@ type epoll struct {
 	raw syscall.RawConn
 }
 
-var theWatcher = watcher{conns: make(map[uint64]*conn)}
+var theWatcher = watcher{conns: make(map[uint64]*conn), timers: make(map[uint64]*userTimer)}
 
 const watchEvents = unix.EPOLLRDHUP | unix.EPOLLONESHOT
 
@@ -77,6 +78,9 @@ func (w *watcher) add(c *conn) bool {
 	}
 	c.id = id
 	w.conns[id] = c
+	if u := startUserTimer(c); u != nil {
+		w.timers[id] = u
+	}
 	return true
 }
 
@@ -87,6 +91,8 @@ func (w *watcher) remove(c *conn) {
 		return
 	}
 	delete(w.conns, c.id)
+	w.timers[c.id].stop()
+	delete(w.timers, c.id)
 	if w.ep != nil {
 		// Fails harmlessly when the socket is already closed (and so
 		// already out of the epoll set).
@@ -207,27 +213,20 @@ func lostReason(c *conn) Reason {
 }
 
 func (c *conn) setSockopts() {
-	ka, ut := c.cfg.keepAlive, c.cfg.userTimeout
-	if ka.idle <= 0 && ut <= 0 {
-		return
-	}
-	if c.raw == nil {
+	// WithUserTimeout sets no socket option: see userTimer.
+	ka := c.cfg.keepAlive
+	if ka.idle <= 0 || c.raw == nil {
 		return
 	}
 	c.raw.Control(func(fd uintptr) {
 		s := int(fd)
-		if ka.idle > 0 {
-			unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-			unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs(ka.idle))
-			if ka.interval > 0 {
-				unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs(ka.interval))
-			}
-			if ka.count > 0 {
-				unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, ka.count)
-			}
+		unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs(ka.idle))
+		if ka.interval > 0 {
+			unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs(ka.interval))
 		}
-		if ut > 0 {
-			unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(ut.Milliseconds()))
+		if ka.count > 0 {
+			unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, ka.count)
 		}
 	})
 }
