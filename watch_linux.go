@@ -184,10 +184,16 @@ func (w *watcher) dispatch(c *conn, events uint32) {
 
 // lostReason tells a reset from a peer that vanished. The socket's pending
 // error says it, unless net/http's own read or write took it first; then the
-// TCP state still shows keepalive probes or retransmissions that went
-// unanswered, which a live peer's RST never leaves behind. When the server
-// has closed the socket meanwhile there is nothing left to ask, and the
-// reason says reset.
+// TCP state still shows the keepalive or window probes (tcpi_probes) or the
+// retransmissions (tcpi_retransmits) that went unanswered when the kernel
+// gave up, which a live peer's RST does not leave behind: both count only
+// since the peer last acknowledged something. tcpi_total_retrans and
+// tcpi_backoff do not say that: the first counts over the connection's whole
+// life, and the second is reset only by the next RTT sample, so a
+// connection that retransmitted once and recovered would have its RST taken
+// for a timeout (TestResetAfterRetransmission). When the server has closed
+// the socket meanwhile there is nothing left to ask, and the reason says
+// reset.
 func lostReason(c *conn) Reason {
 	reason := ReasonReset
 	c.raw.Control(func(fd uintptr) {
@@ -205,7 +211,7 @@ func lostReason(c *conn) Reason {
 			// Not TCP: a unix socket hangs up both ways when its peer
 			// closes, and that is all it is.
 			reason = ReasonClosed
-		case ti.Probes > 0 || ti.Retransmits > 0 || ti.Backoff > 0 || ti.Total_retrans > 0:
+		case ti.Probes > 0 || ti.Retransmits > 0:
 			reason = ReasonTimeout
 		}
 	})
