@@ -10,8 +10,9 @@ import (
 
 // The watcher is one epoll instance shared by every watched connection of
 // every Guard in the process. Each socket is registered for EPOLLRDHUP (the
-// peer's FIN) with EPOLLONESHOT; EPOLLHUP and EPOLLERR (RST, keepalive and
-// user timeouts) are always reported. EPOLLIN is not asked for, so the next
+// peer's FIN) with EPOLLONESHOT; EPOLLHUP and EPOLLERR (RST, keepalive
+// timeouts) are always reported; WithUserTimeout has its own timer
+// (usertimeout_linux.go). EPOLLIN is not asked for, so the next
 // request on a keep-alive or pipelined connection wakes nothing, and the
 // watcher never reads a byte.
 //
