@@ -3,6 +3,7 @@ package hangup_test
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -60,7 +61,7 @@ func waitPeerRead(t *testing.T, c *net.TCPConn, n uint64) {
 	t.Helper()
 	deadline := time.Now().Add(waitLong)
 	for {
-		q, ok := rxQueue(t, c.RemoteAddr().(*net.TCPAddr), c.LocalAddr().(*net.TCPAddr))
+		_, q, ok := queues(t, c.RemoteAddr().(*net.TCPAddr), c.LocalAddr().(*net.TCPAddr))
 		if !ok {
 			t.Fatalf("no socket %v -> %v in /proc/net/tcp", c.RemoteAddr(), c.LocalAddr())
 		}
@@ -74,9 +75,10 @@ func waitPeerRead(t *testing.T, c *net.TCPConn, n uint64) {
 	}
 }
 
-// rxQueue finds the IPv4 socket bound to local and connected to remote in
-// /proc/net/tcp and returns how many received bytes it holds unread.
-func rxQueue(t *testing.T, local, remote *net.TCPAddr) (uint64, bool) {
+// queues finds the IPv4 socket bound to local and connected to remote in
+// /proc/net/tcp and returns how many bytes it holds to send or to be
+// acknowledged (tx) and how many received bytes it holds unread (rx).
+func queues(t *testing.T, local, remote *net.TCPAddr) (tx, rx uint64, ok bool) {
 	t.Helper()
 	f, err := os.Open("/proc/net/tcp")
 	if err != nil {
@@ -91,17 +93,18 @@ func rxQueue(t *testing.T, local, remote *net.TCPAddr) (uint64, bool) {
 		if len(fs) < 5 || fs[1] != want[0] || fs[2] != want[1] {
 			continue
 		}
-		_, rx, ok := strings.Cut(fs[4], ":")
+		txs, rxs, ok := strings.Cut(fs[4], ":")
 		if !ok {
 			t.Fatalf("/proc/net/tcp: bad queue field %q", fs[4])
 		}
-		n, err := strconv.ParseUint(rx, 16, 64)
-		if err != nil {
+		tx, err1 := strconv.ParseUint(txs, 16, 64)
+		rx, err2 := strconv.ParseUint(rxs, 16, 64)
+		if err := errors.Join(err1, err2); err != nil {
 			t.Fatal(err)
 		}
-		return n, true
+		return tx, rx, true
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // procAddr writes a as /proc/net/tcp does: the address as a host-order

@@ -68,6 +68,14 @@ func TestUserTimeoutSlowReader(t *testing.T) {
 	// A reader that is slow, not gone: nothing read for three user
 	// timeouts while the server has its whole response to send.
 	time.Sleep(3 * time.Second)
+	// The case is exercised only if the server was held back by the
+	// client's window all that time.
+	if tx, _, ok := queues(t, c.RemoteAddr().(*net.TCPAddr), c.LocalAddr().(*net.TCPAddr)); !ok || tx == 0 {
+		t.Fatalf("the server had nothing left to send after the pause (socket found: %v): the window never closed", ok)
+	}
+	if ti := tcpInfo(t, c); ti.Rcv_wnd > 8192 {
+		t.Fatalf("the client announces a %d-byte window: its receive buffer is not small", ti.Rcv_wnd)
+	}
 	c.SetReadDeadline(time.Now().Add(2 * waitLong))
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil || n != size {
