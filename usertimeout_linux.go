@@ -74,10 +74,17 @@ func (u *userTimer) check() {
 	}
 	at := time.Now()
 	waiting := ti.Unacked > 0 || ti.Probes > 0
+	spoke := ti.Segs_in != u.segsIn
+	if ti.Segs_in == 0 {
+		// Kernels before 4.2 do not count segments (an accepted
+		// connection has received at least the handshake's ACK): the age
+		// of the last ACK says whether one came since the last check.
+		spoke = time.Duration(ti.Last_ack_recv)*time.Millisecond < u.interval
+	}
 	switch {
 	case !waiting:
 		u.since = time.Time{}
-	case ti.Segs_in != u.segsIn || u.since.IsZero():
+	case spoke || u.since.IsZero():
 		u.since = at // the peer spoke since the last check, or nothing waited then
 	case at.Sub(u.since) >= u.timeout:
 		u.cut()
