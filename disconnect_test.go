@@ -86,10 +86,14 @@ func TestDisconnectHTTP1(t *testing.T) {
 				}
 				s.waitEntered()
 				if strings.HasPrefix(tc.name, "pipelined-late") {
+					before := waitAcked(t, tcp)
 					if _, err := io.WriteString(w, late); err != nil {
 						t.Fatal(err)
 					}
-					time.Sleep(20 * time.Millisecond) // let net/http's background read take the byte
+					// Leave only once net/http's background read has
+					// taken the byte (the server's socket holds less than
+					// what arrived): else #37145 is not exercised.
+					waitPeerRead(t, tcp, waitAcked(t, tcp)-before)
 				}
 				tc.leave(t, tcp)
 				o := s.waitResult()

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // A Guard cancels requests whose clients went away and keeps the books on
@@ -20,8 +22,13 @@ type Guard struct {
 	requests atomic.Uint64
 	inFlight atomic.Int64
 	gone     [numPhases]atomic.Uint64
-	detached atomic.Int64 // MustFinish requests running after their client left
-	detachWG sync.WaitGroup
+	detached atomic.Int64 // MustFinish requests running after their client left; written under detachMu
+
+	// A sync.WaitGroup cannot count detached work: a request may detach at
+	// any time, also while Shutdown waits at zero (its context ended while
+	// handlers ran), and an Add from zero concurrent with Wait is a misuse.
+	detachMu   sync.Mutex
+	detachIdle chan struct{} // closed when detached drops to zero; nil while it is zero; guarded by detachMu
 
 	mu    sync.Mutex
 	conns map[net.Conn]*conn // guarded by mu; connections seen by ConnContext
@@ -58,7 +65,17 @@ func New(opts ...Option) *Guard {
 // does it. It chains, never replaces, the ConnContext, ConnState and Handler
 // that srv already has (a nil Handler means http.DefaultServeMux), so call it
 // after setting them and before serving.
+//
+// Install panics if srv already has a Guard (a second Install, or
+// echohangup.Install and then Install on the same server), and leaves srv as
+// the first call wired it. Two Guards on one server cannot both watch its
+// sockets: the second one's connections would fall back to net/http's
+// detection without a word, and the second call's options could not apply.
+// Keep the Guard the first call returned, and pass every option to that call.
 func Install(srv *http.Server, opts ...Option) *Guard {
+	if !installed.add(srv) {
+		panic("hangup: Install called twice on the same *http.Server: its sockets are watched by the first Guard only; keep the *Guard the first Install returned and pass all options to that call")
+	}
 	g := New(opts...)
 	g.srv = srv
 	userConnContext := srv.ConnContext
@@ -136,38 +153,79 @@ func (g *Guard) Shutdown(ctx context.Context) error {
 	if g.srv != nil {
 		err = g.srv.Shutdown(ctx)
 	}
-	done := make(chan struct{})
-	go func() {
-		g.detachWG.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-g.detachDone():
 		return err
 	case <-ctx.Done():
 		return errors.Join(err, context.Cause(ctx))
 	}
 }
 
-func (g *Guard) acquireDetach() bool {
-	for {
-		n := g.detached.Load()
-		if n >= int64(g.cfg.detachLimit) {
-			return false
-		}
-		if g.detached.CompareAndSwap(n, n+1) {
-			g.detachWG.Add(1)
-			return true
-		}
+// detachDone returns a channel that is closed once no MustFinish request is
+// running after its client left.
+func (g *Guard) detachDone() <-chan struct{} {
+	g.detachMu.Lock()
+	defer g.detachMu.Unlock()
+	if g.detachIdle == nil {
+		return closedChan
 	}
+	return g.detachIdle
+}
+
+func (g *Guard) acquireDetach() bool {
+	g.detachMu.Lock()
+	defer g.detachMu.Unlock()
+	n := g.detached.Load()
+	if n >= int64(g.cfg.detachLimit) {
+		return false
+	}
+	g.detached.Store(n + 1)
+	if g.detachIdle == nil {
+		g.detachIdle = make(chan struct{})
+	}
+	return true
 }
 
 func (g *Guard) releaseDetach() {
-	g.detached.Add(-1)
-	g.detachWG.Done()
+	g.detachMu.Lock()
+	defer g.detachMu.Unlock()
+	if g.detached.Add(-1) == 0 {
+		close(g.detachIdle)
+		g.detachIdle = nil
+	}
 }
 
 type connKey struct{}
+
+// installed remembers the servers that Install wired, without keeping them
+// alive: a server that is collected leaves the set by itself. A field or a
+// marker handler could not do it: users wrap srv.Handler after Install, and
+// an *http.Server has no room for ours.
+var installed = serverSet{m: make(map[weak.Pointer[http.Server]]struct{})}
+
+type serverSet struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[http.Server]]struct{} // guarded by mu
+}
+
+// add adds srv and reports whether it was new.
+func (s *serverSet) add(srv *http.Server) bool {
+	k := weak.Make(srv)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[k]; ok {
+		return false
+	}
+	s.m[k] = struct{}{}
+	runtime.AddCleanup(srv, s.remove, k)
+	return true
+}
+
+func (s *serverSet) remove(k weak.Pointer[http.Server]) {
+	s.mu.Lock()
+	delete(s.m, k)
+	s.mu.Unlock()
+}
 
 // track registers a new connection; it runs in ConnContext, in the accept loop.
 func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {

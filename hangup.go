@@ -92,8 +92,8 @@ const (
 	ReasonClosed
 	// ReasonReset: the connection was reset (TCP RST).
 	ReasonReset
-	// ReasonTimeout: the peer vanished; TCP keepalive or TCP_USER_TIMEOUT
-	// gave up on it.
+	// ReasonTimeout: the peer vanished; TCP keepalive gave up on it, or it
+	// left data or a probe unanswered for WithUserTimeout's duration.
 	ReasonTimeout
 	// ReasonStreamReset: net/http's HTTP/2 server cancelled the stream (the
 	// client reset it, or the connection was lost).

@@ -64,11 +64,27 @@ func WithKeepAlive(idle, interval time.Duration, count int) Option {
 	return func(c *config) { c.keepAlive = keepAlive{idle, interval, count} }
 }
 
-// WithUserTimeout sets TCP_USER_TIMEOUT (Linux) on every accepted TCP
-// connection: when data the server wrote stays unacknowledged for d, the
-// kernel drops the connection and its requests are cancelled with
-// ReasonTimeout. It catches a vanished peer while the response is being
-// written, which keepalive does not.
+// WithUserTimeout finds peers that vanished while the server waited for
+// them (Linux, watched connections): when something the server sent stays
+// unanswered for d — data in flight, a probe of the peer's closed receive
+// window, or a keepalive probe — and not a single segment came from the peer
+// meanwhile, its requests are cancelled with ReasonTimeout and the
+// connection is cut (shut down, and dropped by the kernel). It catches a
+// vanished peer while the response is being written, which keepalive does
+// not.
+//
+// A live peer is never cut, however slowly it reads: a client whose window
+// stays closed for longer than d keeps its download as long as its kernel
+// answers the window probes. That is why it does not set the
+// TCP_USER_TIMEOUT socket option, which current Linux kernels also apply to
+// a zero window, aborting slow readers that answer every probe (seen on
+// 6.18).
+// Connections are checked from TCP_INFO every d/4 (at least every 10 ms), so
+// a vanished peer is found between d and about 1.25 d after it last spoke,
+// plus the time the kernel takes to notice that a segment went unanswered;
+// an idle connection, with nothing sent, is keepalive's to watch. A check
+// costs about 2 µs of CPU (measured on loopback), so 10,000 connections with
+// d = 1 s cost some 8% of one core; a larger d costs proportionally less.
 func WithUserTimeout(d time.Duration) Option {
 	return func(c *config) { c.userTimeout = d }
 }

@@ -10,8 +10,9 @@ import (
 
 // The watcher is one epoll instance shared by every watched connection of
 // every Guard in the process. Each socket is registered for EPOLLRDHUP (the
-// peer's FIN) with EPOLLONESHOT; EPOLLHUP and EPOLLERR (RST, keepalive and
-// user timeouts) are always reported. EPOLLIN is not asked for, so the next
+// peer's FIN) with EPOLLONESHOT; EPOLLHUP and EPOLLERR (RST, keepalive
+// timeouts) are always reported; WithUserTimeout has its own timer
+// (usertimeout_linux.go). EPOLLIN is not asked for, so the next
 // request on a keep-alive or pipelined connection wakes nothing, and the
 // watcher never reads a byte.
 //
@@ -29,8 +30,9 @@ import (
 // holds the descriptor open, so it can never act on a reused number.
 type watcher struct {
 	mu     sync.Mutex
-	ep     *epoll           // nil while nothing is watched
-	conns  map[uint64]*conn // guarded by mu
+	ep     *epoll                // nil while nothing is watched
+	conns  map[uint64]*conn      // guarded by mu
+	timers map[uint64]*userTimer // WithUserTimeout's, by registration; guarded by mu
 	nextID uint64
 }
 
@@ -40,7 +42,7 @@ type epoll struct {
 	raw syscall.RawConn
 }
 
-var theWatcher = watcher{conns: make(map[uint64]*conn)}
+var theWatcher = watcher{conns: make(map[uint64]*conn), timers: make(map[uint64]*userTimer)}
 
 const watchEvents = unix.EPOLLRDHUP | unix.EPOLLONESHOT
 
@@ -77,6 +79,9 @@ func (w *watcher) add(c *conn) bool {
 	}
 	c.id = id
 	w.conns[id] = c
+	if u := startUserTimer(c); u != nil {
+		w.timers[id] = u
+	}
 	return true
 }
 
@@ -87,6 +92,8 @@ func (w *watcher) remove(c *conn) {
 		return
 	}
 	delete(w.conns, c.id)
+	w.timers[c.id].stop()
+	delete(w.timers, c.id)
 	if w.ep != nil {
 		// Fails harmlessly when the socket is already closed (and so
 		// already out of the epoll set).
@@ -178,10 +185,16 @@ func (w *watcher) dispatch(c *conn, events uint32) {
 
 // lostReason tells a reset from a peer that vanished. The socket's pending
 // error says it, unless net/http's own read or write took it first; then the
-// TCP state still shows keepalive probes or retransmissions that went
-// unanswered, which a live peer's RST never leaves behind. When the server
-// has closed the socket meanwhile there is nothing left to ask, and the
-// reason says reset.
+// TCP state still shows the keepalive or window probes (tcpi_probes) or the
+// retransmissions (tcpi_retransmits) that went unanswered when the kernel
+// gave up, which a live peer's RST does not leave behind: both count only
+// since the peer last acknowledged something. tcpi_total_retrans and
+// tcpi_backoff do not say that: the first counts over the connection's whole
+// life, and the second is reset only by the next RTT sample, so a
+// connection that retransmitted once and recovered would have its RST taken
+// for a timeout (TestResetAfterRetransmission). When the server has closed
+// the socket meanwhile there is nothing left to ask, and the reason says
+// reset.
 func lostReason(c *conn) Reason {
 	reason := ReasonReset
 	c.raw.Control(func(fd uintptr) {
@@ -199,7 +212,7 @@ func lostReason(c *conn) Reason {
 			// Not TCP: a unix socket hangs up both ways when its peer
 			// closes, and that is all it is.
 			reason = ReasonClosed
-		case ti.Probes > 0 || ti.Retransmits > 0 || ti.Backoff > 0 || ti.Total_retrans > 0:
+		case ti.Probes > 0 || ti.Retransmits > 0:
 			reason = ReasonTimeout
 		}
 	})
@@ -207,27 +220,20 @@ func lostReason(c *conn) Reason {
 }
 
 func (c *conn) setSockopts() {
-	ka, ut := c.cfg.keepAlive, c.cfg.userTimeout
-	if ka.idle <= 0 && ut <= 0 {
-		return
-	}
-	if c.raw == nil {
+	// WithUserTimeout sets no socket option: see userTimer.
+	ka := c.cfg.keepAlive
+	if ka.idle <= 0 || c.raw == nil {
 		return
 	}
 	c.raw.Control(func(fd uintptr) {
 		s := int(fd)
-		if ka.idle > 0 {
-			unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-			unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs(ka.idle))
-			if ka.interval > 0 {
-				unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs(ka.interval))
-			}
-			if ka.count > 0 {
-				unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, ka.count)
-			}
+		unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs(ka.idle))
+		if ka.interval > 0 {
+			unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs(ka.interval))
 		}
-		if ut > 0 {
-			unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(ut.Milliseconds()))
+		if ka.count > 0 {
+			unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, ka.count)
 		}
 	})
 }

@@ -6,8 +6,8 @@ import (
 )
 
 // WatchConn watches nc with hangup's shared watcher and calls gone once, from
-// the watcher's goroutine, when the peer goes away (FIN, RST or a keepalive
-// timeout). It is the building block for servers that are not net/http, such
+// the watcher's goroutine (or WithUserTimeout's timer), when the peer goes
+// away (FIN, RST, a keepalive or user timeout). It is the building block for servers that are not net/http, such
 // as fasthttp: gone should only record the news and cancel contexts, quickly.
 //
 // stop ends the watch; call it before nc is closed or handed to someone else
