@@ -81,6 +81,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.LingerTimeout, "linger-timeout", proxy.DefaultLingerTimeout, "stop draining when the client sends nothing for this long (nginx lingering_timeout)")
 	fs.Int64Var(&cfg.LingerBytes, "linger-bytes", proxy.DefaultLingerBytes, "stop draining after this many `bytes`")
 	fs.Int64Var(&cfg.EarlyAnswerBuffer, "early-answer-buffer", proxy.DefaultEarlyAnswerBuffer, "read up to this many `bytes` of an early refusal from the upstream at once; negative: don't")
+	fs.DurationVar(&cfg.ClientBodyTimeout, "client-body-timeout", proxy.DefaultClientBodyTimeout, "answer 408 to a client whose upload sends nothing for this long between two reads (nginx client_body_timeout); negative: no limit")
+	fs.Int64Var(&cfg.MaxBodySize, "max-body-size", 0, "largest request body accepted, in `bytes`; beyond, 413 (before the upstream is asked when Content-Length says so); 0: no limit")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", proxy.DefaultReadHeaderTimeout, "time allowed to read a request's headers (slowloris)")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", proxy.DefaultMaxHeaderBytes, "largest request headers accepted, in `bytes`; beyond, 431")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", proxy.DefaultIdleTimeout, "close keep-alive connections idle this long")
@@ -239,12 +241,13 @@ func proxyUpstream(s string) (*url.URL, error) {
 
 // proxyCheckNumbers rejects negative counts, sizes and durations, naming the
 // flag (and its variable) rather than the Config field. The linger and
-// early-answer settings take a negative value to mean "off".
+// early-answer settings and the client body timeout take a negative value
+// to mean "off".
 func proxyCheckNumbers(fs *flag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		switch f.Name {
-		case "linger-time", "early-answer-buffer":
+		case "linger-time", "early-answer-buffer", "client-body-timeout":
 			return
 		}
 		g, ok := f.Value.(flag.Getter)
