@@ -39,6 +39,8 @@ type request struct {
 	finished    bool          // the handler returned
 	departure   Departure     // set once, when the client goes away
 	goneCh      chan struct{} // made on demand by Gone
+	closeCh     chan bool     // made on demand by CloseNotify; see notifyClose
+	closeSent   bool          // closeCh has had its one value
 	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
 	detached    bool          // holds a detach slot
 	detachTimer *time.Timer
@@ -148,6 +150,9 @@ func (st *request) cancel(cause error) {
 	}
 	st.cause = cause
 	st.cancelled.Store(true)
+	if st.closeCh != nil && errors.Is(cause, http.ErrServerClosed) {
+		st.notifyClose()
+	}
 	cancel := st.ccCancel
 	st.mu.Unlock()
 	if cancel != nil {
@@ -261,6 +266,7 @@ func (st *request) clientGone(reason Reason, at time.Time) {
 	if st.goneCh != nil {
 		close(st.goneCh)
 	}
+	st.notifyClose()
 	cause := &GoneError{st.departure}
 	st.g.gone[cause.Phase].Add(1)
 	if st.mustFinish > 0 && cause.Phase != PhaseBeforeHandler {
@@ -290,6 +296,32 @@ func (st *request) goneChan() <-chan struct{} {
 		st.goneCh = make(chan struct{})
 	}
 	return st.goneCh
+}
+
+// closeNotify returns the request's CloseNotify channel (see rw.closeNotify).
+func (st *request) closeNotify() <-chan bool {
+	// Make the context, so that a watched HTTP/1 request hears Server.Close
+	// (see reqCtx.ctx): CloseNotify's user waits on this channel alone.
+	st.ctx.ctx()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closeCh == nil {
+		st.closeCh = make(chan bool, 1)
+		if st.departure.Reason != ReasonNone || errors.Is(st.cause, http.ErrServerClosed) {
+			st.notifyClose()
+		}
+	}
+	return st.closeCh
+}
+
+// notifyClose sends CloseNotify's one value, if someone asked for the
+// channel and it was not sent yet; st.mu is held. The channel has room for
+// it, so this never blocks.
+func (st *request) notifyClose() {
+	if st.closeCh != nil && !st.closeSent {
+		st.closeSent = true
+		st.closeCh <- true
+	}
 }
 
 func (st *request) finish(stop func() bool) {
