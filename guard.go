@@ -97,7 +97,9 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 // included) and HTTP/2 stream resets and connection loss; it cannot see a
 // client that leaves while the body is still unread, and it cannot tell a
 // half-close from a close. Everything else (Gone, Departed, MustFinish, the
-// 499 log and the hook) works the same.
+// 499 log and the hook) works the same. Under middleware that sets a deadline
+// on the request (http.TimeoutHandler), h's context keeps it: Deadline reports
+// it, and once it passes Err is context.DeadlineExceeded.
 //
 // The ResponseWriter that h gets has exactly the optional interfaces of the
 // one it wraps (http.Flusher, http.Hijacker, http.Pusher, http.CloseNotifier,

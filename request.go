@@ -35,20 +35,21 @@ type request struct {
 	bytesOut atomic.Int64
 	status   atomic.Int32
 
-	mu          sync.Mutex
-	finished    bool          // the handler returned
-	departure   Departure     // set once, when the client goes away
-	goneCh      chan struct{} // made on demand by Gone
-	closeCh     chan bool     // made on demand by CloseNotify; see notifyClose
-	closeSent   bool          // closeCh has had its one value
-	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
-	detached    bool          // holds a detach slot
-	detachTimer *time.Timer
-	route       string                  // set by SetRoute
-	cause       error                   // the first cancellation's cause
-	ccCancel    context.CancelCauseFunc // cancels ctx.cc, once it exists
-	stopClosed  func() bool             // stops serverClosed's AfterFunc, once ctx.cc exists
-	cancelled   atomic.Bool             // cause is set
+	mu           sync.Mutex
+	finished     bool          // the handler returned
+	departure    Departure     // set once, when the client goes away
+	goneCh       chan struct{} // made on demand by Gone
+	closeCh      chan bool     // made on demand by CloseNotify; see notifyClose
+	closeSent    bool          // closeCh has had its one value
+	mustFinish   time.Duration // MustFinish's deadline; 0 means cancel at once
+	detached     bool          // holds a detach slot
+	detachTimer  *time.Timer
+	route        string                  // set by SetRoute
+	cause        error                   // the first cancellation's cause
+	ccCancel     context.CancelCauseFunc // cancels ctx.cc, once it exists
+	stopDeadline context.CancelFunc      // stops the outer deadline's timer, when serve made one
+	stopClosed   func() bool             // stops serverClosed's AfterFunc, once ctx.cc exists
+	cancelled    atomic.Bool             // cause is set
 }
 
 const (
@@ -74,7 +75,9 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // context costs one allocation, not three. A cancellation that comes first is
 // recorded and applied when the cancelCtx is made.
 type reqCtx struct {
-	parent context.Context // the connection's context, or net/http's without its cancellation
+	// parent is the connection's context, or net/http's without its
+	// cancellation, with an outer middleware's deadline added (see serve).
+	parent context.Context
 	vals   context.Context // net/http's request context, for its values
 	st     *request
 	ready  atomic.Bool     // cc is set
@@ -112,10 +115,15 @@ func (c *reqCtx) Err() error {
 	if c.ready.Load() {
 		return c.cc.Err()
 	}
+	// What cc would say if it were made now: the parent's error (a
+	// deadline's) wins over a cancel recorded before cc existed.
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
 	if c.st.cancelled.Load() {
 		return context.Canceled
 	}
-	return c.parent.Err()
+	return nil
 }
 
 func (c *reqCtx) Value(key any) any {
@@ -180,6 +188,19 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 		// turned into a cause that says why.
 		parent = context.WithoutCancel(r.Context()) //hangup:detached
 	}
+	if d, ok := r.Context().Deadline(); ok {
+		// A deadline that an outer middleware put on the request
+		// (http.TimeoutHandler under Guard.Handler) is not on parent.
+		// Carry it over with a deadline of our own, and not as a cancel
+		// when the outer one fires: a cancel func can only end a context
+		// with context.Canceled, and the handler, and every context
+		// derived from its own, must see context.DeadlineExceeded
+		// (netHTTPCancelled leaves that to this timer). Requests without
+		// a deadline, the common case, pay only for the Deadline call.
+		if pd, ok := parent.Deadline(); !ok || d.Before(pd) {
+			parent, st.stopDeadline = context.WithDeadline(parent, d)
+		}
+	}
 	st.ctx.parent, st.ctx.vals, st.ctx.st = parent, r.Context(), st
 	st.req = *r.WithContext(&st.ctx)
 	if r.Body != nil && r.Body != http.NoBody {
@@ -213,6 +234,13 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 
 // netHTTPCancelled runs when net/http cancels the request's own context.
 func (st *request) netHTTPCancelled() {
+	if st.ctx.vals.Err() == context.DeadlineExceeded {
+		if _, ok := st.ctx.parent.Deadline(); ok {
+			// The parent has the same deadline (see serve) and ends the
+			// request's context itself, with the same error.
+			return
+		}
+	}
 	cause := context.Cause(st.ctx.vals)
 	if cause != context.Canceled {
 		// Someone else's deadline or cause (BaseContext, TimeoutHandler…):
@@ -349,6 +377,9 @@ func (st *request) finish(stop func() bool) {
 		st.g.releaseDetach()
 	}
 	st.cancel(context.Canceled)
+	if st.stopDeadline != nil {
+		st.stopDeadline()
+	}
 	st.g.inFlight.Add(-1)
 
 	if d.Reason == ReasonNone && st.g.cfg.accessLog == nil {
