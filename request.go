@@ -35,14 +35,17 @@ type request struct {
 	bytesOut atomic.Int64
 	status   atomic.Int32
 
+	// The fields below are guarded by mu. The bools sit together, in the
+	// padding after mu: the struct must stay within 632 bytes, or, with the
+	// heap's 8-byte header, its one allocation takes the next size class.
 	mu           sync.Mutex
 	finished     bool          // the handler returned
+	detached     bool          // holds a detach slot
+	closeSent    bool          // closeCh has had its one value
 	departure    Departure     // set once, when the client goes away
 	goneCh       chan struct{} // made on demand by Gone
 	closeCh      chan bool     // made on demand by CloseNotify; see notifyClose
-	closeSent    bool          // closeCh has had its one value
 	mustFinish   time.Duration // MustFinish's deadline; 0 means cancel at once
-	detached     bool          // holds a detach slot
 	detachTimer  *time.Timer
 	route        string                  // set by SetRoute
 	cause        error                   // the first cancellation's cause
