@@ -193,7 +193,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	}
 	if d, ok := r.Context().Deadline(); ok {
 		// A deadline that an outer middleware put on the request
-		// (http.TimeoutHandler under Guard.Handler) is not on parent.
+		// (http.TimeoutHandler around Guard.Handler) is not on parent.
 		// Carry it over with a deadline of our own, and not as a cancel
 		// when the outer one fires: a cancel func can only end a context
 		// with context.Canceled, and the handler, and every context
@@ -347,11 +347,14 @@ func (st *request) closeNotify() <-chan bool {
 
 // notifyClose sends CloseNotify's one value, if someone asked for the
 // channel and it was not sent yet; st.mu is held. The channel has room for
-// it, so this never blocks.
+// that one value: the default case is never taken, it only says so.
 func (st *request) notifyClose() {
 	if st.closeCh != nil && !st.closeSent {
 		st.closeSent = true
-		st.closeCh <- true
+		select {
+		case st.closeCh <- true:
+		default:
+		}
 	}
 }
 
