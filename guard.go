@@ -117,7 +117,16 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 // included) and HTTP/2 stream resets and connection loss; it cannot see a
 // client that leaves while the body is still unread, and it cannot tell a
 // half-close from a close. Everything else (Gone, Departed, MustFinish, the
-// 499 log and the hook) works the same.
+// 499 log and the hook) works the same. Under middleware that sets a deadline
+// on the request (http.TimeoutHandler), h's context keeps it: Deadline reports
+// it, and once it passes Err is context.DeadlineExceeded.
+//
+// The ResponseWriter that h gets has exactly the optional interfaces of the
+// one it wraps (http.Flusher, http.Hijacker, http.Pusher, http.CloseNotifier,
+// io.ReaderFrom, io.StringWriter), each only where the original has it, and
+// Unwrap for http.ResponseController. Its CloseNotify channel receives true
+// when the client leaves, the moment Gone closes, or when the server closes
+// the connection under the request; not on a deadline.
 func (g *Guard) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.serve(w, r, h)

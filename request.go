@@ -35,18 +35,24 @@ type request struct {
 	bytesOut atomic.Int64
 	status   atomic.Int32
 
-	mu          sync.Mutex
-	finished    bool          // the handler returned
-	departure   Departure     // set once, when the client goes away
-	goneCh      chan struct{} // made on demand by Gone
-	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
-	detached    bool          // holds a detach slot
-	detachTimer *time.Timer
-	route       string                  // set by SetRoute
-	cause       error                   // the first cancellation's cause
-	ccCancel    context.CancelCauseFunc // cancels ctx.cc, once it exists
-	stopClosed  func() bool             // stops serverClosed's AfterFunc, once ctx.cc exists
-	cancelled   atomic.Bool             // cause is set
+	// The fields below are guarded by mu. The bools sit together, in the
+	// padding after mu: the struct must stay within 632 bytes, or, with the
+	// heap's 8-byte header, its one allocation takes the next size class.
+	mu           sync.Mutex
+	finished     bool          // the handler returned
+	detached     bool          // holds a detach slot
+	closeSent    bool          // closeCh has had its one value
+	departure    Departure     // set once, when the client goes away
+	goneCh       chan struct{} // made on demand by Gone
+	closeCh      chan bool     // made on demand by CloseNotify; see notifyClose
+	mustFinish   time.Duration // MustFinish's deadline; 0 means cancel at once
+	detachTimer  *time.Timer
+	route        string                  // set by SetRoute
+	cause        error                   // the first cancellation's cause
+	ccCancel     context.CancelCauseFunc // cancels ctx.cc, once it exists
+	stopDeadline context.CancelFunc      // stops the outer deadline's timer, when serve made one
+	stopClosed   func() bool             // stops serverClosed's AfterFunc, once ctx.cc exists
+	cancelled    atomic.Bool             // cause is set
 }
 
 const (
@@ -72,7 +78,9 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // context costs one allocation, not three. A cancellation that comes first is
 // recorded and applied when the cancelCtx is made.
 type reqCtx struct {
-	parent context.Context // the connection's context, or net/http's without its cancellation
+	// parent is the connection's context, or net/http's without its
+	// cancellation, with an outer middleware's deadline added (see serve).
+	parent context.Context
 	vals   context.Context // net/http's request context, for its values
 	st     *request
 	ready  atomic.Bool     // cc is set
@@ -110,10 +118,15 @@ func (c *reqCtx) Err() error {
 	if c.ready.Load() {
 		return c.cc.Err()
 	}
+	// What cc would say if it were made now: the parent's error (a
+	// deadline's) wins over a cancel recorded before cc existed.
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
 	if c.st.cancelled.Load() {
 		return context.Canceled
 	}
-	return c.parent.Err()
+	return nil
 }
 
 func (c *reqCtx) Value(key any) any {
@@ -148,6 +161,9 @@ func (st *request) cancel(cause error) {
 	}
 	st.cause = cause
 	st.cancelled.Store(true)
+	if st.closeCh != nil && errors.Is(cause, http.ErrServerClosed) {
+		st.notifyClose()
+	}
 	cancel := st.ccCancel
 	st.mu.Unlock()
 	if cancel != nil {
@@ -174,6 +190,19 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 		// net/http's cancellation reaches us through the AfterFunc below,
 		// turned into a cause that says why.
 		parent = context.WithoutCancel(r.Context()) //hangup:detached
+	}
+	if d, ok := r.Context().Deadline(); ok {
+		// A deadline that an outer middleware put on the request
+		// (http.TimeoutHandler around Guard.Handler) is not on parent.
+		// Carry it over with a deadline of our own, and not as a cancel
+		// when the outer one fires: a cancel func can only end a context
+		// with context.Canceled, and the handler, and every context
+		// derived from its own, must see context.DeadlineExceeded
+		// (netHTTPCancelled leaves that to this timer). Requests without
+		// a deadline, the common case, pay only for the Deadline call.
+		if pd, ok := parent.Deadline(); !ok || d.Before(pd) {
+			parent, st.stopDeadline = context.WithDeadline(parent, d)
+		}
 	}
 	st.ctx.parent, st.ctx.vals, st.ctx.st = parent, r.Context(), st
 	st.req = *r.WithContext(&st.ctx)
@@ -217,6 +246,13 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 
 // netHTTPCancelled runs when net/http cancels the request's own context.
 func (st *request) netHTTPCancelled() {
+	if st.ctx.vals.Err() == context.DeadlineExceeded {
+		if _, ok := st.ctx.parent.Deadline(); ok {
+			// The parent has the same deadline (see serve) and ends the
+			// request's context itself, with the same error.
+			return
+		}
+	}
 	cause := context.Cause(st.ctx.vals)
 	if cause != context.Canceled {
 		// Someone else's deadline or cause (BaseContext, TimeoutHandler…):
@@ -270,6 +306,7 @@ func (st *request) clientGone(reason Reason, at time.Time) {
 	if st.goneCh != nil {
 		close(st.goneCh)
 	}
+	st.notifyClose()
 	cause := &GoneError{st.departure}
 	st.g.gone[cause.Phase].Add(1)
 	if st.mustFinish > 0 && cause.Phase != PhaseBeforeHandler {
@@ -299,6 +336,35 @@ func (st *request) goneChan() <-chan struct{} {
 		st.goneCh = make(chan struct{})
 	}
 	return st.goneCh
+}
+
+// closeNotify returns the request's CloseNotify channel (see rw.closeNotify).
+func (st *request) closeNotify() <-chan bool {
+	// Make the context, so that a watched HTTP/1 request hears Server.Close
+	// (see reqCtx.ctx): CloseNotify's user waits on this channel alone.
+	st.ctx.ctx()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closeCh == nil {
+		st.closeCh = make(chan bool, 1)
+		if st.departure.Reason != ReasonNone || errors.Is(st.cause, http.ErrServerClosed) {
+			st.notifyClose()
+		}
+	}
+	return st.closeCh
+}
+
+// notifyClose sends CloseNotify's one value, if someone asked for the
+// channel and it was not sent yet; st.mu is held. The channel has room for
+// that one value: the default case is never taken, it only says so.
+func (st *request) notifyClose() {
+	if st.closeCh != nil && !st.closeSent {
+		st.closeSent = true
+		select {
+		case st.closeCh <- true:
+		default:
+		}
+	}
 }
 
 // finish ends the request once its handler returned (or panicked) and
@@ -332,6 +398,9 @@ func (st *request) finish(stop func() bool) (silent bool) {
 		st.g.releaseDetach()
 	}
 	st.cancel(context.Canceled)
+	if st.stopDeadline != nil {
+		st.stopDeadline()
+	}
 	st.g.inFlight.Add(-1)
 
 	if d.Reason == ReasonNone && st.g.cfg.accessLog == nil {
