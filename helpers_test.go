@@ -38,6 +38,7 @@ type serverOpts struct {
 	tls, h2, h2c bool
 	handler      http.Handler // default: wait for the context
 	opts         []hangup.Option
+	config       func(*http.Server) // if not nil, sets up the server before it starts
 }
 
 func startServer(t *testing.T, so serverOpts) *server {
@@ -54,6 +55,9 @@ func startServer(t *testing.T, so serverOpts) *server {
 		s.srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	}
 	s.srv.EnableHTTP2 = so.h2
+	if so.config != nil {
+		so.config(s.srv.Config)
+	}
 	s.g = hangup.Install(s.srv.Config, so.opts...)
 	if so.tls || so.h2 {
 		s.srv.StartTLS()

@@ -2,6 +2,7 @@ package hangup
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -271,11 +272,31 @@ func (st *request) netHTTPCancelled() {
 // watched HTTP/1 connection. A client that left is the watcher's to report,
 // with its reason and under the half-close policy; only a connection that
 // the server closed itself, as Server.Close does, ends the request here.
+// The one departure the socket never shows is a TLS client's close_notify
+// without a FIN (tls.Conn.CloseWrite): net/http's read of the connection
+// ends, the socket stays open. It is a half-close, and goes to the policy
+// as one.
 func (st *request) serverClosed() {
 	if st.c.raw.Control(func(uintptr) {}) == nil {
-		return // the socket is still open: the client's doing
+		// The socket is still open: the client's doing.
+		if st.tlsCloseNotify() {
+			st.c.hangup(ReasonClosed, true)
+		}
+		return
 	}
 	st.cancel(http.ErrServerClosed)
+}
+
+// tlsCloseNotify reports whether net/http's read of the request's TLS
+// connection ended because the client sent close_notify: the socket is
+// still established both ways (a FIN or an RST is the watcher's to report,
+// with its reason). (net/http's read does not end at the server's
+// ReadTimeout while a handler runs: TestTLSReadTimeoutIsNoCloseNotify.)
+func (st *request) tlsCloseNotify() bool {
+	if _, ok := st.c.nc.(*tls.Conn); !ok {
+		return false
+	}
+	return quietOpen(st.c)
 }
 
 // phase tells what the request is doing; st.mu is held.

@@ -237,3 +237,17 @@ func (c *conn) setSockopts() {
 		}
 	})
 }
+
+// tcpEstablished is Linux's TCP_ESTABLISHED, the state of a connection that
+// neither side has closed.
+const tcpEstablished = 1
+
+// quietOpen reports whether c's socket is open both ways: no FIN, no RST
+// (the watcher's to report).
+func quietOpen(c *conn) (open bool) {
+	c.raw.Control(func(fd uintptr) {
+		ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		open = err == nil && ti.State == tcpEstablished
+	})
+	return open
+}
