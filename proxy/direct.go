@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -84,10 +83,10 @@ var hopHeaders = []string{
 var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
 
 // writeForwarded writes the upstream request for r, a direct request, to
-// bw: r's method and target, the upstream as Host, r's headers without the
+// bw: r's method and target, the Host f gives, r's headers without the
 // hop-by-hop and forwarding ones, Te: trailers if r had it, and the
-// X-Forwarded headers.
-func writeForwarded(bw *bufio.Writer, r *http.Request, host string) error {
+// X-Forwarded headers f gives.
+func writeForwarded(bw *bufio.Writer, r *http.Request, f *forwarding) error {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
 	// The client's target as it sent it (target.go); the direct path has
@@ -110,7 +109,7 @@ func writeForwarded(bw *bufio.Writer, r *http.Request, host string) error {
 		}
 	}
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
+	bw.WriteString(f.host(r))
 	bw.WriteString("\r\n")
 	named := connectionNamed(r.Header)
 	if ua := r.Header.Get("User-Agent"); ua != "" && !slices.Contains(named, "User-Agent") {
@@ -133,18 +132,17 @@ func writeForwarded(bw *bufio.Writer, r *http.Request, host string) error {
 	if hasToken(r.Header["Te"], "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	xff, xfh, xfp := f.xForwarded(r)
+	if xff != "" {
 		bw.WriteString("X-Forwarded-For: ")
-		bw.WriteString(ip)
+		bw.WriteString(xff)
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("X-Forwarded-Host: ")
-	bw.WriteString(r.Host)
-	if r.TLS != nil {
-		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")
-	} else {
-		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
-	}
+	bw.WriteString(xfh)
+	bw.WriteString("\r\nX-Forwarded-Proto: ")
+	bw.WriteString(xfp)
+	bw.WriteString("\r\n\r\n")
 	return nil
 }
 
