@@ -230,14 +230,27 @@ func (p *Proxy) forwardDirect(w http.ResponseWriter, r *http.Request, rec *recor
 	}
 	w.WriteHeader(res.StatusCode)
 
-	var rc *http.ResponseController
-	if res.ContentLength == -1 || eventStream(res.Header.Get("Content-Type")) {
-		// A body of unknown length, or server-sent events: each part goes
-		// out as it comes, the head at once.
+	var (
+		rc  *http.ResponseController
+		out io.Writer = w
+	)
+	switch immediate, interval := p.flushMode(res); {
+	case immediate:
+		// A body of unknown length, server-sent events, or FlushInterval
+		// -1: each part goes out as it comes, the head at once (as
+		// ReverseProxy does; see flush.go).
 		rc = http.NewResponseController(w)
 		rc.Flush()
+	case interval > 0:
+		d := newDelayedFlusher(w, interval)
+		defer d.stop() // (also before a panic below)
+		out = d
 	}
-	if err := p.copyBody(w, res.Body, rc); err != nil {
+	err = p.copyBody(out, res.Body, rc)
+	if d, ok := out.(*delayedFlusher); ok {
+		d.stop() // before the trailers touch w
+	}
+	if err != nil {
 		res.Body.Close()
 		if r.Context().Value(http.ServerContextKey) == nil {
 			return // not under net/http, which would recover the panic
@@ -274,7 +287,7 @@ func eventStream(ct string) bool {
 // copyBody copies an answer's body to w, flushing after each part if rc is
 // not nil. It returns the first error of either side; a read error is
 // logged unless the client left.
-func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, rc *http.ResponseController) error {
+func (p *Proxy) copyBody(w io.Writer, body io.Reader, rc *http.ResponseController) error {
 	bp := bufs32k.Get().(*[]byte)
 	defer bufs32k.Put(bp)
 	buf := *bp

@@ -67,6 +67,13 @@ type Config struct {
 	// past it the request is cancelled and the client gets 504. The body
 	// may then stream for as long as it takes. Zero: no limit.
 	UpstreamTimeout time.Duration
+	// FlushInterval is how often an answer of known length is flushed to
+	// the client while its body is copied, as ReverseProxy's: negative
+	// (-1) flushes after every write. Zero: only when net/http's buffer is
+	// full, or at the end. An answer of unknown length (chunked, or read
+	// to EOF) and server-sent events (text/event-stream) are always
+	// flushed after every write, whatever the setting.
+	FlushInterval time.Duration
 	// PreserveHost sends the client's Host header upstream (nginx's
 	// "proxy_set_header Host $host"). Default: the upstream URL's host; the
 	// client's goes in X-Forwarded-Host either way.
@@ -231,6 +238,7 @@ func New(cfg Config) (*Proxy, error) {
 		ErrorHandler:   p.writeError,
 		ErrorLog:       p.errorLog(),
 		BufferPool:     copyBuffers,
+		FlushInterval:  cfg.FlushInterval,
 	}
 	return p, nil
 }

@@ -70,6 +70,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&listen, "listen", ":8080", "`address` to serve clients on")
 	fs.Var(&upstream, "upstream", "`URL` of the server to forward to (required, once), e.g. http://127.0.0.1:9000")
 	fs.StringVar(&admin, "admin", "", "`address` for /metrics and /healthz, e.g. 127.0.0.1:9090; empty: none")
+	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 0, "flush an answer of known length to the client this often while it streams; -1: after every write; 0: when net/http's buffer fills (answers of unknown length and text/event-stream are always flushed at once)")
 	fs.BoolVar(&cfg.PreserveHost, "preserve-host", false, "send the client's Host header upstream, not the upstream's host (X-Forwarded-Host has the client's either way)")
 	fs.Var(&trusted, "trusted-proxy", "`CIDR` or address of a proxy in front of this one (repeatable, or comma-separated): its X-Forwarded-For is kept and appended to, its X-Forwarded-Host and -Proto kept; from any other peer they are replaced")
 	fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", 60*time.Second, "wait at most this long for the upstream's response headers, then answer 504; 0: no limit")
@@ -248,12 +249,12 @@ func proxyUpstream(s string) (*url.URL, error) {
 // proxyCheckNumbers rejects negative counts, sizes and durations, naming the
 // flag (and its variable) rather than the Config field. The linger and
 // early-answer settings and the client body timeout take a negative value
-// to mean "off".
+// to mean "off", the flush interval to mean "after every write".
 func proxyCheckNumbers(fs *flag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		switch f.Name {
-		case "linger-time", "early-answer-buffer", "client-body-timeout":
+		case "linger-time", "early-answer-buffer", "client-body-timeout", "flush-interval":
 			return
 		}
 		g, ok := f.Value.(flag.Getter)

@@ -145,7 +145,7 @@ func TestProxyHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"usage: hangup proxy", "HANGUP_UPSTREAM", "-max-inflight", "-linger-time", "-coalesce-vary", "-preserve-host", "-trusted-proxy"} {
+	for _, want := range []string{"usage: hangup proxy", "HANGUP_UPSTREAM", "-max-inflight", "-linger-time", "-coalesce-vary", "-preserve-host", "-trusted-proxy", "-flush-interval"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
