@@ -325,6 +325,9 @@ func (cfg *Config) setDefaults() {
 // ServeHTTP proxies r to the upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &record{start: time.Now(), http1: r.ProtoMajor == 1}
+	if rec.http1 {
+		handled(r) // not net/http's refusal (rejected.go)
+	}
 	rw := &respWriter{ResponseWriter: w, rec: rec}
 	defer func() {
 		if v := recover(); v != nil {
