@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bufio"
+	"context"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -83,4 +85,50 @@ func TestRejectedRequestsLogged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nopConn is a net.Conn whose writes go nowhere, for BenchmarkRejectWatch.
+type nopConn struct{ net.Conn }
+
+func (nopConn) Write(b []byte) (int, error) { return len(b), nil }
+
+// BenchmarkRejectWatch: what rejected.go adds to each request, apart from
+// the network: the handler's lookup of its connection (through a context
+// chain as deep as a request's under net/http and hangup), the ConnState
+// re-arm, and the first write of the answer on an armed connection, against
+// a plain write. (BenchmarkProxyHello is too noisy on a shared machine to
+// show a difference this small: see the report in BENCH.md.)
+func BenchmarkRejectWatch(b *testing.B) {
+	wc := &watchConn{Conn: nopConn{}, p: &Proxy{}}
+	ctx := context.WithValue(context.Background(), http.ServerContextKey, nil)
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, nil)
+	ctx = context.WithValue(ctx, watchKey{}, wc)
+	for range 6 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
+	r := (&http.Request{}).WithContext(ctx)
+	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+	b.Run("plain write", func(b *testing.B) {
+		var c net.Conn = nopConn{}
+		for b.Loop() {
+			c.Write(head)
+		}
+	})
+	b.Run("watched request", func(b *testing.B) {
+		var c net.Conn = wc
+		for b.Loop() {
+			wc.armed.Store(true) // StateIdle
+			handled(r)
+			c.Write(head)
+		}
+	})
+	b.Run("armed write", func(b *testing.B) {
+		var c net.Conn = wc
+		for b.Loop() {
+			wc.armed.Store(true)
+			c.Write(head)
+		}
+	})
 }
