@@ -66,3 +66,26 @@ func TestForwardedHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustsPeer: which peer addresses a TrustedProxies list matches: an
+// IPv4-mapped IPv6 peer (a dual-stack listener) as IPv4, a zoned one
+// without its zone, a non-IP address never.
+func TestTrustsPeer(t *testing.T) {
+	f := &forwarding{trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("fe80::/10")}}
+	for _, tc := range []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1", true},
+		{"::ffff:127.0.0.1", true},
+		{"fe80::1%eth0", true},
+		{"10.0.0.1", false},
+		{"::1", false},
+		{"pipe", false},
+		{"", false},
+	} {
+		if got := f.trusts(tc.host); got != tc.want {
+			t.Errorf("trusts(%q) = %v, want %v", tc.host, got, tc.want)
+		}
+	}
+}
