@@ -11,6 +11,7 @@ import (
 )
 
 // TestRejectedRequestsLogged: requests net/http refuses before the handler
+// (400, 417, 431, 501, 505)
 // (raw bytes on a socket) get one access line each, with the status the
 // client got, its address, and net/http's reason; on a keep-alive
 // connection, a refusal after a good request too; a good request's line is
@@ -29,6 +30,7 @@ func TestRejectedRequestsLogged(t *testing.T) {
 		{"headers too large", "", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 16<<10) + "\r\n\r\n", 431, "Request Header Fields Too Large"},
 		{"unknown Transfer-Encoding", "", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "Unsupported transfer encoding"},
 		{"HTTP/3.0", "", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505, "unsupported protocol version"},
+		{"Expect other than 100-continue", "", "GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", 417, "Expectation Failed"},
 		{"after a good request", good, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "malformed Host header"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
