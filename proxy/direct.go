@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -84,10 +83,10 @@ var hopHeaders = []string{
 var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
 
 // writeForwarded writes the upstream request for r, a direct request, to
-// bw: r's method and target, the upstream as Host, r's headers without the
+// bw: r's method and target, the Host f gives, r's headers without the
 // hop-by-hop and forwarding ones, Te: trailers if r had it, and the
-// X-Forwarded headers.
-func writeForwarded(bw *bufio.Writer, r *http.Request, host string) error {
+// X-Forwarded headers f gives.
+func writeForwarded(bw *bufio.Writer, r *http.Request, f *forwarding) error {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
 	// The client's target as it sent it (target.go); the direct path has
@@ -110,7 +109,7 @@ func writeForwarded(bw *bufio.Writer, r *http.Request, host string) error {
 		}
 	}
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
+	bw.WriteString(f.host(r))
 	bw.WriteString("\r\n")
 	named := connectionNamed(r.Header)
 	if ua := r.Header.Get("User-Agent"); ua != "" && !slices.Contains(named, "User-Agent") {
@@ -133,18 +132,17 @@ func writeForwarded(bw *bufio.Writer, r *http.Request, host string) error {
 	if hasToken(r.Header["Te"], "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	xff, xfh, xfp := f.xForwarded(r)
+	if xff != "" {
 		bw.WriteString("X-Forwarded-For: ")
-		bw.WriteString(ip)
+		bw.WriteString(xff)
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("X-Forwarded-Host: ")
-	bw.WriteString(r.Host)
-	if r.TLS != nil {
-		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")
-	} else {
-		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
-	}
+	bw.WriteString(xfh)
+	bw.WriteString("\r\nX-Forwarded-Proto: ")
+	bw.WriteString(xfp)
+	bw.WriteString("\r\n\r\n")
 	return nil
 }
 
@@ -232,14 +230,27 @@ func (p *Proxy) forwardDirect(w http.ResponseWriter, r *http.Request, rec *recor
 	}
 	w.WriteHeader(res.StatusCode)
 
-	var rc *http.ResponseController
-	if res.ContentLength == -1 || eventStream(res.Header.Get("Content-Type")) {
-		// A body of unknown length, or server-sent events: each part goes
-		// out as it comes, the head at once.
+	var (
+		rc  *http.ResponseController
+		out io.Writer = w
+	)
+	switch immediate, interval := p.flushMode(res); {
+	case immediate:
+		// A body of unknown length, server-sent events, or FlushInterval
+		// -1: each part goes out as it comes, the head at once (as
+		// ReverseProxy does; see flush.go).
 		rc = http.NewResponseController(w)
 		rc.Flush()
+	case interval > 0:
+		d := newDelayedFlusher(w, interval)
+		defer d.stop() // (also before a panic below)
+		out = d
 	}
-	if err := p.copyBody(w, res.Body, rc); err != nil {
+	err = p.copyBody(out, res.Body, rc)
+	if d, ok := out.(*delayedFlusher); ok {
+		d.stop() // before the trailers touch w
+	}
+	if err != nil {
 		res.Body.Close()
 		if r.Context().Value(http.ServerContextKey) == nil {
 			return // not under net/http, which would recover the panic
@@ -276,7 +287,7 @@ func eventStream(ct string) bool {
 // copyBody copies an answer's body to w, flushing after each part if rc is
 // not nil. It returns the first error of either side; a read error is
 // logged unless the client left.
-func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, rc *http.ResponseController) error {
+func (p *Proxy) copyBody(w io.Writer, body io.Reader, rc *http.ResponseController) error {
 	bp := bufs32k.Get().(*[]byte)
 	defer bufs32k.Put(bp)
 	buf := *bp

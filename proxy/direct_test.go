@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -82,14 +83,15 @@ func (u *recordingUpstream) through(t testing.TB, p *Proxy, raw, head string) (s
 	return s, true
 }
 
-// directAndReverse returns two proxies for u: one with the direct path,
+// directAndReverse returns two proxies for u, configured as cfg says: one with the direct path,
 // one that sends everything through ReverseProxy.
-func directAndReverse(t testing.TB, u *url.URL) (direct, reverse *Proxy) {
+func directAndReverse(t testing.TB, u *url.URL, cfg Config) (direct, reverse *Proxy) {
 	var err error
-	if direct, err = New(Config{Upstream: u}); err != nil {
+	cfg.Upstream = u
+	if direct, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if reverse, err = New(Config{Upstream: u}); err != nil {
+	if reverse, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	if !direct.directOK {
@@ -108,24 +110,30 @@ func directAndReverse(t testing.TB, u *url.URL) (direct, reverse *Proxy) {
 // client gets what ReverseProxy would answer. The seeds run as a table in
 // every test run.
 func FuzzDirectMatchesReverseProxy(f *testing.F) {
-	f.Add(false, "/", "", "")
-	f.Add(true, "/x", "Accept: a\r\nAccept: b\r\n", "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n")
-	f.Add(false, "/a%2Fb//c?x=1&y=%20&z", "User-Agent: me\r\n", "Content-Type: text/plain\r\n")
-	f.Add(false, "/q?a=1;b=2", "", "") // a query ReverseProxy would re-encode: both send it raw
-	f.Add(false, "/q?bad=%zz", "", "") // likewise
-	f.Add(false, `/a"b/{c}`, "", "")   // a path url.URL would escape again
-	f.Add(false, "http://other.example/abs?k=v", "", "")
-	f.Add(false, "/h", "Connection: X-Secret, keep-alive\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic eA==\r\n", "Connection: X-Internal\r\nX-Internal: 2\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\n")
-	f.Add(false, "/f", "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\nForwarded: for=10.0.0.1\r\n", "")
-	f.Add(false, "/te", "TE: trailers, gzip\r\nConnection: TE, User-Agent\r\nUser-Agent: me\r\n", "")
-	f.Add(false, "/te2", "Te: gzip\r\n", "")
-	f.Add(false, "/up", "Connection: Upgrade\r\nUpgrade: websocket\r\n", "")
-	f.Add(false, "/named", "Connection: X-Forwarded-For, Cookie\r\nCookie: a=1\r\n", "Connection: Set-Cookie, Content-Type\r\nSet-Cookie: a=1\r\nContent-Type: text/html\r\n")
-	f.Add(false, "/close", "Connection: close\r\n", "Connection: close\r\n")
-	f.Add(false, "/cl", "Content-Length: 0\r\n", "")
-	f.Add(false, "/ua", "User-Agent: \r\n", "")
-	f.Add(false, "/ua2", "User-Agent: a\r\nUser-Agent: b\r\n", "")
-	f.Fuzz(func(t *testing.T, head bool, target, reqHeaders, resHeaders string) {
+	f.Add(false, false, false, "/", "", "")
+	f.Add(false, false, true, "/x", "Accept: a\r\nAccept: b\r\n", "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n")
+	f.Add(false, false, false, "/a%2Fb//c?x=1&y=%20&z", "User-Agent: me\r\n", "Content-Type: text/plain\r\n")
+	f.Add(false, false, false, "/q?a=1;b=2", "", "") // a query ReverseProxy would re-encode: both send it raw
+	f.Add(false, false, false, "/q?bad=%zz", "", "") // likewise
+	f.Add(false, false, false, `/a"b/{c}`, "", "")   // a path url.URL would escape again
+	f.Add(false, false, false, "http://other.example/abs?k=v", "", "")
+	f.Add(false, false, false, "/h", "Connection: X-Secret, keep-alive\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic eA==\r\n", "Connection: X-Internal\r\nX-Internal: 2\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\n")
+	f.Add(false, false, false, "/f", "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\nForwarded: for=10.0.0.1\r\n", "")
+	f.Add(false, false, false, "/te", "TE: trailers, gzip\r\nConnection: TE, User-Agent\r\nUser-Agent: me\r\n", "")
+	f.Add(false, false, false, "/te2", "Te: gzip\r\n", "")
+	f.Add(false, false, false, "/up", "Connection: Upgrade\r\nUpgrade: websocket\r\n", "")
+	f.Add(false, false, false, "/named", "Connection: X-Forwarded-For, Cookie\r\nCookie: a=1\r\n", "Connection: Set-Cookie, Content-Type\r\nSet-Cookie: a=1\r\nContent-Type: text/html\r\n")
+	f.Add(false, false, false, "/close", "Connection: close\r\n", "Connection: close\r\n")
+	f.Add(false, false, false, "/cl", "Content-Length: 0\r\n", "")
+	f.Add(false, false, false, "/ua", "User-Agent: \r\n", "")
+	f.Add(false, false, false, "/ua2", "User-Agent: a\r\nUser-Agent: b\r\n", "")
+	// Host and X-Forwarded-* with PreserveHost and TrustedProxies (the
+	// request's peer is 192.0.2.1: trusted as 192.0.2.0/24).
+	f.Add(true, false, false, "/ph", "", "")
+	f.Add(false, true, false, "/tp", "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2, 10.0.0.3\r\nX-Forwarded-Host: orig.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=10.0.0.1\r\n", "")
+	f.Add(true, true, false, "/both", "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Host: \r\n", "")
+	f.Add(false, true, false, "/tpn", "Connection: X-Forwarded-For\r\nX-Forwarded-For: 10.0.0.9\r\n", "")
+	f.Fuzz(func(t *testing.T, preserveHost, trusted, head bool, target, reqHeaders, resHeaders string) {
 		method := "GET"
 		if head {
 			method = "HEAD"
@@ -137,7 +145,12 @@ func FuzzDirectMatchesReverseProxy(f *testing.F) {
 			return // the upstream frames its answers itself: no blank line, no length
 		}
 		u := newRecordingUpstream(t)
-		direct, reverse := directAndReverse(t, u.url)
+		var cfg Config
+		cfg.PreserveHost = preserveHost
+		if trusted {
+			cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+		}
+		direct, reverse := directAndReverse(t, u.url, cfg)
 		raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: front.example\r\n%s", method, target, reqHeaders)
 		if !strings.HasSuffix(raw, "\n") {
 			raw += "\r\n"

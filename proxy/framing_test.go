@@ -45,6 +45,7 @@ type upReq struct {
 	line     string // the request line, without CRLF
 	method   string
 	target   string
+	host     string // the Host header
 	header   http.Header
 	framing  string // "chunked", "length=N" or "none"
 	body     string
@@ -89,7 +90,7 @@ func (u *framingUpstream) serve(c net.Conn) {
 			u.fail(fmt.Sprintf("after %q: %v", line, err))
 			return
 		}
-		r := &upReq{line: strings.TrimRight(line, "\r\n"), method: req.Method, target: req.RequestURI, header: req.Header, framing: "none"}
+		r := &upReq{line: strings.TrimRight(line, "\r\n"), method: req.Method, target: req.RequestURI, host: req.Host, header: req.Header, framing: "none"}
 		switch {
 		case len(req.TransferEncoding) > 0:
 			r.framing = strings.Join(req.TransferEncoding, ",")

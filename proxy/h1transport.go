@@ -37,8 +37,9 @@ import (
 // idle connections are closed after idleTimeout; a connection is reused only
 // after its answer was read to the end and neither side asked to close it.
 type h1Transport struct {
-	host        string // the upstream's URL's host, as in the requests
-	addr        string // host:port to dial
+	host        string      // the upstream's URL's host, as in the requests
+	fwd         *forwarding // the direct path's Host and X-Forwarded-*
+	addr        string      // host:port to dial
 	dialer      net.Dialer
 	maxIdle     int
 	idleTimeout time.Duration
@@ -70,6 +71,7 @@ func newH1Transport(upstream *url.URL) *h1Transport {
 	}
 	return &h1Transport{
 		host:        upstream.Host,
+		fwd:         &forwarding{upstreamHost: upstream.Host},
 		addr:        addr,
 		dialer:      net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
 		maxIdle:     h1MaxIdle,
@@ -142,7 +144,7 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 	}
 	var err error
 	if w != nil {
-		err = writeForwarded(c.bw, req, t.host)
+		err = writeForwarded(c.bw, req, t.fwd)
 	} else {
 		err = req.Write(c.bw)
 	}

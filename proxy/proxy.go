@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,23 @@ type Config struct {
 	// past it the request is cancelled and the client gets 504. The body
 	// may then stream for as long as it takes. Zero: no limit.
 	UpstreamTimeout time.Duration
+	// FlushInterval is how often an answer of known length is flushed to
+	// the client while its body is copied, as ReverseProxy's: negative
+	// (-1) flushes after every write. Zero: only when net/http's buffer is
+	// full, or at the end. An answer of unknown length (chunked, or read
+	// to EOF) and server-sent events (text/event-stream) are always
+	// flushed after every write, whatever the setting.
+	FlushInterval time.Duration
+	// PreserveHost sends the client's Host header upstream (nginx's
+	// "proxy_set_header Host $host"). Default: the upstream URL's host; the
+	// client's goes in X-Forwarded-Host either way.
+	PreserveHost bool
+	// TrustedProxies are the peers (proxies in front of this one) whose
+	// X-Forwarded-For, -Host and -Proto are believed: X-Forwarded-For is
+	// kept and the peer appended, the other two kept. From any other peer
+	// they are replaced, so that a client cannot forge them (headers.go).
+	// IPv4-mapped IPv6 peers are matched as IPv4. Default: none.
+	TrustedProxies []netip.Prefix
 
 	// MaxInflight is how many requests may be at the upstream at once.
 	// Zero: no limit (and no queue).
@@ -179,6 +197,7 @@ type Proxy struct {
 	accessLog io.Writer    // nil: access lines go to log
 	draining  atomic.Bool  // Serve is shutting down
 	directOK  bool         // body-less requests may take the direct path (direct.go)
+	fwd       *forwarding  // the upstream request's Host and X-Forwarded-* (headers.go)
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -190,6 +209,10 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	cfg.setDefaults()
 	p := &Proxy{cfg: cfg, log: cfg.Logger, accessLog: cfg.AccessLog}
+	p.fwd = &forwarding{upstreamHost: cfg.Upstream.Host, preserveHost: cfg.PreserveHost}
+	for _, pf := range cfg.TrustedProxies {
+		p.fwd.trusted = append(p.fwd.trusted, pf.Masked())
+	}
 	p.m = newMetrics(func() int { return p.queue.depth() })
 	p.queue = newQueue(cfg.MaxInflight, cfg.Queue, cfg.QueueTimeout, p.m)
 	if cfg.Coalesce {
@@ -205,6 +228,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.transport = &upstreamTransport{rt: rt, timeout: cfg.UpstreamTimeout, m: p.m}
 	if cfg.Transport == nil && h1Upstream(cfg.Upstream) {
 		p.transport.h1 = newH1Transport(cfg.Upstream)
+		p.transport.h1.fwd = p.fwd
 		p.directOK = directUpstream(cfg.Upstream)
 	}
 	p.rp = &httputil.ReverseProxy{
@@ -214,6 +238,7 @@ func New(cfg Config) (*Proxy, error) {
 		ErrorHandler:   p.writeError,
 		ErrorLog:       p.errorLog(),
 		BufferPool:     copyBuffers,
+		FlushInterval:  cfg.FlushInterval,
 	}
 	return p, nil
 }
@@ -244,6 +269,11 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("proxy: upstream %q has no host", u.String())
 	case u.User != nil:
 		return fmt.Errorf("proxy: upstream %q: credentials in the URL are not supported", u.Redacted())
+	}
+	for _, pf := range cfg.TrustedProxies {
+		if !pf.IsValid() {
+			return errors.New("proxy: TrustedProxies holds an invalid prefix")
+		}
 	}
 	for _, n := range []struct {
 		name string
@@ -295,6 +325,9 @@ func (cfg *Config) setDefaults() {
 // ServeHTTP proxies r to the upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &record{start: time.Now(), http1: r.ProtoMajor == 1}
+	if rec.http1 {
+		handled(r) // not net/http's refusal (rejected.go)
+	}
 	rw := &respWriter{ResponseWriter: w, rec: rec}
 	defer func() {
 		if v := recover(); v != nil {
@@ -390,15 +423,21 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	}
 }
 
-// rewrite builds the upstream request: the upstream's URL, and
-// X-Forwarded-For, -Host and -Proto. ReverseProxy has already removed the
-// hop-by-hop headers.
+// rewrite builds the upstream request: the upstream's URL, the Host, and
+// X-Forwarded-For, -Host and -Proto as p.fwd decides them (headers.go).
+// ReverseProxy has already removed the hop-by-hop and forwarding headers.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	pr.SetURL(p.cfg.Upstream) // Host becomes the upstream's; the client's goes in X-Forwarded-Host
+	pr.SetURL(p.cfg.Upstream)
+	pr.Out.Host = p.fwd.host(pr.In)
 	// The path and query as the client sent them, not as ReverseProxy
 	// re-encodes them (target.go).
 	setRawTarget(pr.Out.URL, p.cfg.Upstream, pr.In)
-	pr.SetXForwarded()
+	xff, xfh, xfp := p.fwd.xForwarded(pr.In)
+	if xff != "" {
+		pr.Out.Header["X-Forwarded-For"] = []string{xff}
+	}
+	pr.Out.Header["X-Forwarded-Host"] = []string{xfh}
+	pr.Out.Header["X-Forwarded-Proto"] = []string{xfp}
 	if b := clientBodyOf(recordFrom(pr.In.Context())); b != nil {
 		pr.Out.Trailer = b.upstreamTrailers() // filled at the body's end (clientbody.go)
 	}

@@ -41,6 +41,10 @@ func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 			srv.Protocols.SetHTTP2(true)
 		}
 	}
+	if cfg.TLSConfig == nil {
+		// Before Install, which chains the hooks this sets (rejected.go).
+		ln = p.watchRejections(srv, ln)
+	}
 	g := hangup.Install(srv, cfg.GuardOptions...)
 
 	errc := make(chan error, 2)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -60,6 +61,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		listen, admin           string
 		upstream                upstreamFlag
+		trusted                 prefixFlag
 		vary, certFile, keyFile string
 		logFormat               = "text"
 		gcFloor                 int64
@@ -68,6 +70,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&listen, "listen", ":8080", "`address` to serve clients on")
 	fs.Var(&upstream, "upstream", "`URL` of the server to forward to (required, once), e.g. http://127.0.0.1:9000")
 	fs.StringVar(&admin, "admin", "", "`address` for /metrics and /healthz, e.g. 127.0.0.1:9090; empty: none")
+	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 0, "flush an answer of known length to the client this often while it streams; -1: after every write; 0: when net/http's buffer fills (answers of unknown length and text/event-stream are always flushed at once)")
+	fs.BoolVar(&cfg.PreserveHost, "preserve-host", false, "send the client's Host header upstream, not the upstream's host (X-Forwarded-Host has the client's either way)")
+	fs.Var(&trusted, "trusted-proxy", "`CIDR` or address of a proxy in front of this one (repeatable, or comma-separated): its X-Forwarded-For is kept and appended to, its X-Forwarded-Host and -Proto kept; from any other peer they are replaced")
 	fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", 60*time.Second, "wait at most this long for the upstream's response headers, then answer 504; 0: no limit")
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", 0, "at most `N` requests at the upstream at once; 0: no limit")
 	fs.IntVar(&cfg.Queue, "queue", 100, "with --max-inflight, up to `N` more wait in line (first come, first served); beyond, 503")
@@ -96,7 +101,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := proxyFromEnv(fs); err != nil {
 		return err
 	}
-	upstream.given = nil // HANGUP_UPSTREAM is a default: a flag replaces it
+	upstream.given = nil   // HANGUP_UPSTREAM is a default: a flag replaces it
+	trusted.replace = true // so is HANGUP_TRUSTED_PROXY
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, proxyUsage)
@@ -119,6 +125,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.Upstream = u
+	cfg.TrustedProxies = trusted.list
 	if err := proxyCheckNumbers(fs); err != nil {
 		return err
 	}
@@ -242,12 +249,12 @@ func proxyUpstream(s string) (*url.URL, error) {
 // proxyCheckNumbers rejects negative counts, sizes and durations, naming the
 // flag (and its variable) rather than the Config field. The linger and
 // early-answer settings and the client body timeout take a negative value
-// to mean "off".
+// to mean "off", the flush interval to mean "after every write".
 func proxyCheckNumbers(fs *flag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		switch f.Name {
-		case "linger-time", "early-answer-buffer", "client-body-timeout":
+		case "linger-time", "early-answer-buffer", "client-body-timeout", "flush-interval":
 			return
 		}
 		g, ok := f.Value.(flag.Getter)
@@ -268,4 +275,42 @@ func proxyCheckNumbers(fs *flag.FlagSet) error {
 		}
 	})
 	return err
+}
+
+// prefixFlag is --trusted-proxy: CIDRs or addresses, repeated or
+// comma-separated, all kept. An address alone is a prefix of its full
+// length.
+type prefixFlag struct {
+	list    []netip.Prefix
+	replace bool // the next Set replaces list (which came from the environment)
+}
+
+func (f *prefixFlag) String() string {
+	s := make([]string, len(f.list))
+	for i, p := range f.list {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (f *prefixFlag) Set(v string) error {
+	if f.replace {
+		f.list, f.replace = nil, false
+	}
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return fmt.Errorf("%q: want a CIDR such as 10.0.0.0/8 or an address", part)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		f.list = append(f.list, p.Masked())
+	}
+	return nil
 }

@@ -55,6 +55,7 @@ func TestProxyBadInput(t *testing.T) {
 		{"unreadable cert", []string{"--upstream", "http://a", "--tls-cert", filepath.Join(dir, "missing.pem"), "--tls-key", junk}, nil, "no such file"},
 		{"junk cert", []string{"--upstream", "http://a", "--tls-cert", junk, "--tls-key", junk}, nil, "--tls-cert"},
 		{"stray argument", []string{"--upstream", "http://a", "extra"}, nil, "unexpected argument"},
+		{"bad trusted proxy", []string{"--upstream", "http://a", "--trusted-proxy", "10.0.0.0/8,nonsense"}, nil, `-trusted-proxy: "nonsense": want a CIDR`},
 		{"bad log format", []string{"--upstream", "http://a", "--log-format", "xml"}, nil, "--log-format"},
 		// HANGUP_UPSTREAM and one --upstream are one upstream, the flag's: the
 		// error is the next one.
@@ -117,6 +118,26 @@ func TestProxyUpstreamTwice(t *testing.T) {
 	}
 }
 
+// TestProxyTrustedProxyFlag: --trusted-proxy is repeatable and
+// comma-separated, takes addresses as full-length prefixes, and replaces
+// HANGUP_TRUSTED_PROXY rather than adding to it.
+func TestProxyTrustedProxyFlag(t *testing.T) {
+	var f prefixFlag
+	for _, v := range []string{"10.0.0.0/8, 127.0.0.1", "::1,192.168.1.7/24"} {
+		if err := f.Set(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := f.String(), "10.0.0.0/8,127.0.0.1/32,::1/128,192.168.1.0/24"; got != want {
+		t.Errorf("after two flags: %s, want %s", got, want)
+	}
+	f.replace = true // as after the environment
+	f.Set("172.16.0.0/12")
+	if got, want := f.String(), "172.16.0.0/12"; got != want {
+		t.Errorf("a flag after the environment: %s, want %s", got, want)
+	}
+}
+
 func TestProxyHelp(t *testing.T) {
 	withProxyEnv(t, nil)
 	var stdout bytes.Buffer
@@ -124,7 +145,7 @@ func TestProxyHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"usage: hangup proxy", "HANGUP_UPSTREAM", "-max-inflight", "-linger-time", "-coalesce-vary"} {
+	for _, want := range []string{"usage: hangup proxy", "HANGUP_UPSTREAM", "-max-inflight", "-linger-time", "-coalesce-vary", "-preserve-host", "-trusted-proxy", "-flush-interval"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
