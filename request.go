@@ -90,7 +90,7 @@ func (c *reqCtx) ctx() context.Context {
 		cc, cancel := context.WithCancelCause(c.parent)
 		if st.cause != nil {
 			cancel(st.cause)
-		} else if st.c != nil && st.c.watched && st.req.ProtoMajor < 2 && !st.finished {
+		} else if st.hearsServerClose() && !st.finished {
 			// The watcher reports the client; the server closing the
 			// connection itself (Server.Close) only net/http sees. Someone
 			// now waits on this context, so it is worth hearing.
@@ -110,10 +110,24 @@ func (c *reqCtx) Err() error {
 	if c.ready.Load() {
 		return c.cc.Err()
 	}
-	if c.st.cancelled.Load() {
+	st := c.st
+	if st.cancelled.Load() {
 		return context.Canceled
 	}
-	return c.parent.Err()
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
+	// Nobody has waited on this context, so no AfterFunc listens for
+	// Server.Close: a handler that only polls Err must hear it all the same.
+	// net/http's context is cancelled then (cheap to ask); only if it is
+	// does serverClosed look at the socket.
+	if st.hearsServerClose() && c.vals.Err() != nil {
+		st.serverClosed()
+		if st.cancelled.Load() {
+			return context.Canceled
+		}
+	}
+	return nil
 }
 
 func (c *reqCtx) Value(key any) any {
@@ -231,10 +245,21 @@ func (st *request) netHTTPCancelled() {
 	st.clientGone(reason, now())
 }
 
+// hearsServerClose reports whether st is on a watched HTTP/1 connection,
+// where net/http's own cancellation is heard only for Server.Close (see
+// serverClosed).
+func (st *request) hearsServerClose() bool {
+	return st.c != nil && st.c.watched && st.req.ProtoMajor < 2
+}
+
 // serverClosed runs when net/http cancels the request's own context on a
-// watched HTTP/1 connection. A client that left is the watcher's to report,
-// with its reason and under the half-close policy; only a connection that
-// the server closed itself, as Server.Close does, ends the request here.
+// watched HTTP/1 connection (an AfterFunc, or Err asking). A client that
+// left is the watcher's to report, with its reason and under the half-close
+// policy; only a connection that the server closed itself, as Server.Close
+// does, ends the request here: on HTTP/1 net/http closes the socket only
+// once the handler returned, so a socket closed while it runs was closed by
+// Server.Close.
+
 func (st *request) serverClosed() {
 	if st.c.raw.Control(func(uintptr) {}) == nil {
 		return // the socket is still open: the client's doing
