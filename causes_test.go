@@ -3,8 +3,10 @@ package hangup_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -64,5 +66,109 @@ func TestServerCloseErrPolled(t *testing.T) {
 	<-done
 	if s := g.Stats(); s.GoneTotal() != 0 {
 		t.Errorf("the server's own close counted as %d departures", s.GoneTotal())
+	}
+}
+
+// startH2 is a Guard-installed HTTP/2-over-TLS server whose handler waits
+// on its context (for up to waitLong) and reports what it saw; setup may
+// change the http.Server first.
+func startH2(t *testing.T, h http.HandlerFunc, setup func(*http.Server)) *server {
+	t.Helper()
+	s := &server{t: t, entered: make(chan *http.Request, 16), results: make(chan outcome, 16)}
+	if h == nil {
+		h = s.waitHandler
+	}
+	s.srv = httptest.NewUnstartedServer(h)
+	s.srv.EnableHTTP2 = true
+	if setup != nil {
+		setup(s.srv.Config)
+	}
+	s.g = hangup.Install(s.srv.Config)
+	s.srv.StartTLS()
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// get sends a GET over tr in the background; the returned channel gets its
+// error once the exchange ended.
+func get(t *testing.T, tr http.RoundTripper, ctx context.Context, url string) <-chan error {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	return errc
+}
+
+// expectNotGone asserts that the handler's context ended, not with
+// ErrClientGone, and that nothing was counted as a departure.
+func expectNotGone(t *testing.T, s *server, o outcome, want error) {
+	t.Helper()
+	if o.cause == nil {
+		t.Fatalf("the context did not end")
+	}
+	if errors.Is(o.cause, hangup.ErrClientGone) || o.departed {
+		t.Errorf("cause = %v, departure %+v: the server's doing reported as the client's", o.cause, o.departure)
+	}
+	if want != nil && !errors.Is(o.cause, want) {
+		t.Errorf("cause = %v, want %v", o.cause, want)
+	}
+	if n := s.g.Stats().GoneTotal(); n != 0 {
+		t.Errorf("counted %d departures, want 0", n)
+	}
+}
+
+// TestServerCloseHTTP2: Server.Close ends an HTTP/2 stream with cause
+// http.ErrServerClosed, as on HTTP/1, and counts no departure.
+func TestServerCloseHTTP2(t *testing.T) {
+	s := startH2(t, nil, nil)
+	tr := h2Transport(false, make(chan net.Conn, 1))
+	defer tr.CloseIdleConnections()
+	errc := get(t, tr, context.Background(), s.srv.URL)
+	if r := s.waitEntered(); r.ProtoMajor != 2 {
+		t.Fatalf("request came over %s, want HTTP/2", r.Proto)
+	}
+	s.srv.Config.Close()
+	expectNotGone(t, s, s.waitResult(), http.ErrServerClosed)
+	<-errc
+}
+
+// TestHTTP2ServerResetsStream: the server's WriteTimeout resets the stream
+// (RST_STREAM from the server, the connection alive): the request ends,
+// and it is no departure of the client's. The client's own RST_STREAM
+// still is one (TestDisconnectHTTP2).
+func TestHTTP2ServerResetsStream(t *testing.T) {
+	s := startH2(t, nil, func(srv *http.Server) { srv.WriteTimeout = 300 * time.Millisecond })
+	tr := h2Transport(false, make(chan net.Conn, 1))
+	defer tr.CloseIdleConnections()
+	errc := get(t, tr, context.Background(), s.srv.URL)
+	if r := s.waitEntered(); r.ProtoMajor != 2 {
+		t.Fatalf("request came over %s, want HTTP/2", r.Proto)
+	}
+	expectNotGone(t, s, s.waitResult(), nil)
+	<-errc
+}
+
+// TestServerCloseTLS: Server.Close on HTTP/1 over TLS. Its close_notify
+// makes the client close, and the watcher may see that FIN before the
+// socket is closed: still the server's doing.
+func TestServerCloseTLS(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		s := startServer(t, serverOpts{tls: true})
+		c, _ := dialTLS(t, s.addr())
+		write(t, c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		s.waitEntered()
+		go func() { io.Copy(io.Discard, c); c.Close() }() // close as soon as the server does
+		s.srv.Config.Close()
+		expectNotGone(t, s, s.waitResult(), http.ErrServerClosed)
 	}
 }

@@ -3,6 +3,7 @@ package hangup
 import (
 	"context"
 	"net"
+	"net/http"
 	"sync"
 	"syscall"
 )
@@ -10,6 +11,7 @@ import (
 // conn is hangup's view of one client connection.
 type conn struct {
 	cfg     *config
+	g       *Guard // the Guard that tracks it; nil under WatchConn
 	nc      net.Conn
 	base    context.Context // ConnContext's context, parent of every request's
 	raw     syscall.RawConn // the socket, when it could be reached
@@ -99,6 +101,16 @@ func (c *conn) hangup(reason Reason, halfOnly bool) (rearm bool) {
 	}
 	if halfOnly && c.cfg.halfCloseWaits {
 		return true
+	}
+	if c.g.serverClosing() {
+		// Server.Close is closing the socket: on TLS its close_notify
+		// makes the client answer with the FIN seen here, before the
+		// socket is closed. The server ended these requests, not the
+		// client (issue 15, case 2).
+		for st := c.active; st != nil; st = st.next {
+			st.cancel(http.ErrServerClosed)
+		}
+		return false
 	}
 	c.departure = Departure{At: at, Reason: reason}
 	// A FIN alone, while no handler runs, follows a request that net/http

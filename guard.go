@@ -32,6 +32,8 @@ type Guard struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]*conn // guarded by mu; connections seen by ConnContext
+
+	draining atomic.Bool // srv.Shutdown has begun (its RegisterOnShutdown hook ran)
 }
 
 // Stats is a snapshot of a Guard's counters.
@@ -78,6 +80,7 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 	}
 	g := New(opts...)
 	g.srv = srv
+	srv.RegisterOnShutdown(func() { g.draining.Store(true) })
 	userConnContext := srv.ConnContext
 	srv.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
 		if userConnContext != nil {
@@ -230,6 +233,7 @@ func (s *serverSet) remove(k weak.Pointer[http.Server]) {
 // track registers a new connection; it runs in ConnContext, in the accept loop.
 func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {
 	c := newConn(&g.cfg, nc, nil)
+	c.g = g
 	c.base = context.WithValue(ctx, connKey{}, c)
 	c.watched = watch(c)
 	g.mu.Lock()

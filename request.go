@@ -177,8 +177,8 @@ func stateFrom(ctx context.Context) *request {
 func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	c, _ := r.Context().Value(connKey{}).(*conn)
 	st := &request{g: g, c: c, w: w}
-	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil {
-		st.start = now() // only reports use it
+	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil || r.ProtoMajor >= 2 {
+		st.start = now() // reports, and streamEnded's write deadline
 	}
 	var parent context.Context
 	var stop func() bool
@@ -227,44 +227,6 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 		h.ServeHTTP(st.writer(), &st.req)
 	}
 	returned = true
-}
-
-// netHTTPCancelled runs when net/http cancels the request's own context.
-func (st *request) netHTTPCancelled() {
-	cause := context.Cause(st.ctx.vals)
-	if cause != context.Canceled {
-		// Someone else's deadline or cause (BaseContext, TimeoutHandler…):
-		// pass it on as it is.
-		st.cancel(cause)
-		return
-	}
-	reason := ReasonNetHTTP
-	if st.req.ProtoMajor >= 2 { // written before the AfterFunc was set
-		reason = ReasonStreamReset
-	}
-	st.clientGone(reason, now())
-}
-
-// hearsServerClose reports whether st is on a watched HTTP/1 connection,
-// where net/http's own cancellation is heard only for Server.Close (see
-// serverClosed).
-func (st *request) hearsServerClose() bool {
-	return st.c != nil && st.c.watched && st.req.ProtoMajor < 2
-}
-
-// serverClosed runs when net/http cancels the request's own context on a
-// watched HTTP/1 connection (an AfterFunc, or Err asking). A client that
-// left is the watcher's to report, with its reason and under the half-close
-// policy; only a connection that the server closed itself, as Server.Close
-// does, ends the request here: on HTTP/1 net/http closes the socket only
-// once the handler returned, so a socket closed while it runs was closed by
-// Server.Close.
-
-func (st *request) serverClosed() {
-	if st.c.raw.Control(func(uintptr) {}) == nil {
-		return // the socket is still open: the client's doing
-	}
-	st.cancel(http.ErrServerClosed)
 }
 
 // phase tells what the request is doing; st.mu is held.
