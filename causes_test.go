@@ -172,3 +172,60 @@ func TestServerCloseTLS(t *testing.T) {
 		expectNotGone(t, s, s.waitResult(), http.ErrServerClosed)
 	}
 }
+
+// TestHijackClientCloses: after Hijack the connection is the handler's and
+// hangup stops watching it (TestHijackStopsWatching). The client closes,
+// the handler reads EOF through the hijacked bufio.Reader (net/http then
+// cancels its own context) and closes the socket itself: the context is
+// left alone, and no cause may say that the server closed (it did not) or
+// that the client left (hangup no longer watches).
+func TestHijackClientCloses(t *testing.T) {
+	for _, how := range []string{"Done", "Err"} {
+		t.Run(how, func(t *testing.T) {
+			got := make(chan error, 1)
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ctx := r.Context()
+				if how == "Done" {
+					ctx.Done() // someone waits: hangup listens for net/http's cancellation
+				}
+				nc, brw, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					got <- err
+					return
+				}
+				brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n\r\n")
+				brw.Flush()
+				io.Copy(io.Discard, brw) // until the client closes
+				nc.Close()
+				// A false cause comes within microseconds (an AfterFunc, or
+				// Err asking); give it ample time to show.
+				for i := 0; i < 20 && ctx.Err() == nil; i++ {
+					time.Sleep(5 * time.Millisecond)
+				}
+				if ctx.Err() == nil {
+					got <- nil
+					return
+				}
+				got <- context.Cause(ctx)
+			}))
+			hangup.Install(srv.Config)
+			srv.Start()
+			defer srv.Close()
+			c := dialTCP(t, srv.Listener.Addr().String())
+			write(t, c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n")
+			buf := make([]byte, 64)
+			if _, err := c.Read(buf); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Errorf("cause after the client closed a hijacked connection: %v, want the context left alone", err)
+				}
+			case <-time.After(waitLong):
+				t.Fatal("handler still running")
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -17,6 +18,11 @@ type conn struct {
 	raw     syscall.RawConn // the socket, when it could be reached
 	watched bool            // registered with the watcher; immutable after track
 	id      uint64          // watcher registration, guarded by the watcher's lock
+
+	// hijacked is set by ConnState(StateHijacked), inside Hijack: from then
+	// on the connection is the handler's (or h2c's), hangup no longer
+	// watches it, and a closed socket says nothing about the server.
+	hijacked atomic.Bool
 
 	mu        sync.Mutex
 	active    *request     // requests whose handler runs, linked by next/prev

@@ -30,6 +30,8 @@ func (st *request) netHTTPCancelled() {
 		return
 	}
 	switch {
+	case st.c != nil && st.c.hijacked.Load() && st.req.ProtoMajor < 2:
+		// See serverClosed: after Hijack the context is left alone.
 	case st.req.ProtoMajor >= 2: // written before the AfterFunc was set
 		st.streamEnded()
 	default:
@@ -100,7 +102,18 @@ func (st *request) hearsServerClose() bool {
 // does, ends the request here: on HTTP/1 net/http closes the socket only
 // once the handler returned, so a socket closed while it runs was closed by
 // Server.Close.
+//
+// After Hijack the socket is the handler's: it may close it, and net/http
+// cancels its own context when a read through the hijacked bufio.Reader
+// fails, which says nothing about the server. hangup stops watching at
+// Hijack, as CloseNotifier did, and leaves the context alone from then on:
+// it ends, with a plain context.Canceled, when the handler returns. Neither
+// cause would be true: the server did not close, and hangup did not see the
+// client go (issue 15, case 4; TestHijackStopsWatching).
 func (st *request) serverClosed() {
+	if st.c.hijacked.Load() {
+		return
+	}
 	if st.c.raw.Control(func(uintptr) {}) == nil {
 		return // the socket is still open: the client's doing
 	}

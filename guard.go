@@ -93,7 +93,7 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 		if s == http.StateHijacked || s == http.StateClosed {
 			// As in the CloseNotifier commit: once hijacked, the conn is
 			// the handler's, and a close is no longer news for us.
-			g.untrack(nc)
+			g.untrack(nc, s == http.StateHijacked)
 		}
 		if userConnState != nil {
 			userConnState(nc, s)
@@ -242,11 +242,14 @@ func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {
 	return c.base
 }
 
-func (g *Guard) untrack(nc net.Conn) {
+func (g *Guard) untrack(nc net.Conn, hijacked bool) {
 	g.mu.Lock()
 	c := g.conns[nc]
 	delete(g.conns, nc)
 	g.mu.Unlock()
+	if c != nil && hijacked {
+		c.hijacked.Store(true)
+	}
 	if c != nil && c.watched {
 		unwatch(c)
 	}
