@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"syscall"
 )
 
@@ -18,11 +17,6 @@ type conn struct {
 	raw     syscall.RawConn // the socket, when it could be reached
 	watched bool            // registered with the watcher; immutable after track
 	id      uint64          // watcher registration, guarded by the watcher's lock
-
-	// hijacked is set by ConnState(StateHijacked), inside Hijack: from then
-	// on the connection is the handler's (or h2c's), hangup no longer
-	// watches it, and a closed socket says nothing about the server.
-	hijacked atomic.Bool
 
 	mu        sync.Mutex
 	active    *request     // requests whose handler runs, linked by next/prev
@@ -79,6 +73,19 @@ func (c *conn) attach(st *request) (d Departure, skip bool) {
 	}
 	c.active = st
 	return d, false
+}
+
+// hijacked runs in ConnState(StateHijacked), inside Hijack: the request
+// whose handler runs is the one that hijacked the connection. From then on
+// the connection is its handler's (or h2c's): hangup no longer watches it,
+// and a closed socket says nothing about the server. Requests that come
+// later on it (h2c.NewHandler's streams) are not marked.
+func (c *conn) hijacked() {
+	c.mu.Lock()
+	for st := c.active; st != nil; st = st.next {
+		st.progress.Or(hijacked)
+	}
+	c.mu.Unlock()
 }
 
 func (c *conn) detach(st *request) {

@@ -30,7 +30,7 @@ func (st *request) netHTTPCancelled() {
 		return
 	}
 	switch {
-	case st.c != nil && st.c.hijacked.Load() && st.req.ProtoMajor < 2:
+	case st.progress.Load()&hijacked != 0:
 		// See serverClosed: after Hijack the context is left alone.
 	case st.req.ProtoMajor >= 2: // written before the AfterFunc was set
 		st.streamEnded()
@@ -111,7 +111,7 @@ func (st *request) hearsServerClose() bool {
 // cause would be true: the server did not close, and hangup did not see the
 // client go (issue 15, case 4; TestHijackStopsWatching).
 func (st *request) serverClosed() {
-	if st.c.hijacked.Load() {
+	if st.progress.Load()&hijacked != 0 {
 		return
 	}
 	if st.c.raw.Control(func(uintptr) {}) == nil {

@@ -248,7 +248,7 @@ func (g *Guard) untrack(nc net.Conn, hijacked bool) {
 	delete(g.conns, nc)
 	g.mu.Unlock()
 	if c != nil && hijacked {
-		c.hijacked.Store(true)
+		c.hijacked()
 	}
 	if c != nil && c.watched {
 		unwatch(c)

@@ -56,6 +56,7 @@ const (
 	bodyStarted
 	bodyEOF
 	wroteResponse
+	hijacked // its handler hijacked the connection (set under c.mu)
 )
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
