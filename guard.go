@@ -103,7 +103,7 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 	if h == nil {
 		h = http.DefaultServeMux
 	}
-	srv.Handler = g.Handler(h)
+	srv.Handler = g.Handler(g.guardH2C(h))
 	return g
 }
 
