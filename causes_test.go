@@ -229,3 +229,50 @@ func TestHijackClientCloses(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownClientLeaves: during a graceful Shutdown the server ends no
+// request itself, so a client that leaves is still a departure: a FIN on
+// HTTP/1, a stream reset on HTTP/2. Only Server.Close is the server's.
+func TestShutdownClientLeaves(t *testing.T) {
+	for _, proto := range []string{"HTTP/1", "HTTP/2"} {
+		t.Run(proto, func(t *testing.T) {
+			var s *server
+			var c net.Conn
+			cancel := func() {}
+			var errc <-chan error
+			if proto == "HTTP/1" {
+				s = startServer(t, serverOpts{})
+				c = dialTCP(t, s.addr())
+				write(t, c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			} else {
+				s = startH2(t, nil, nil)
+				tr := h2Transport(false, make(chan net.Conn, 1))
+				defer tr.CloseIdleConnections()
+				var ctx context.Context
+				ctx, cancel = context.WithCancel(context.Background())
+				defer cancel()
+				errc = get(t, tr, ctx, s.srv.URL)
+			}
+			s.waitEntered()
+			shut := make(chan error, 1)
+			go func() { shut <- s.srv.Config.Shutdown(context.Background()) }()
+			for give := time.Now().Add(waitLong); !s.g.Draining(); time.Sleep(time.Millisecond) {
+				if time.Now().After(give) {
+					t.Fatal("Shutdown's hook never ran")
+				}
+			}
+			if proto == "HTTP/1" {
+				c.Close()
+			} else {
+				cancel()
+			}
+			expectGone(t, s.waitResult(), hangup.PhaseHandler)
+			if errc != nil {
+				<-errc
+			}
+			if err := <-shut; err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+		})
+	}
+}
