@@ -11,9 +11,11 @@ import (
 // and net/http reports that it cancelled the request's context; this file
 // decides, for net/http's report, whether the client left (a departure,
 // counted, cause ErrClientGone), the server ended the request (cause
-// http.ErrServerClosed, or the server's own error; not counted) or neither
-// can be told (net/http's own plain context.Canceled, not counted). The rule
-// is conservative: the client is blamed only when it demonstrably left.
+// http.ErrServerClosed, or the server's own error; not counted) or the
+// report is no longer hangup's to judge (after Hijack: the context is left
+// alone). The rule is conservative: the client is blamed only when it
+// demonstrably left. conn.hangup applies the same rule to the watcher's
+// reports while Server.Close runs.
 
 // errStreamWriteTimeout is the cause of an HTTP/2 request whose stream the
 // server reset at its WriteTimeout.

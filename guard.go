@@ -66,7 +66,9 @@ func New(opts ...Option) *Guard {
 // ErrClientGone the moment its client goes away, and returns the Guard that
 // does it. It chains, never replaces, the ConnContext, ConnState and Handler
 // that srv already has (a nil Handler means http.DefaultServeMux), so call it
-// after setting them and before serving.
+// after setting them and before serving. If srv.Handler is x/net's
+// h2c.NewHandler, the HTTP/2 streams it serves on the connections it
+// hijacks are guarded too.
 //
 // Install panics if srv already has a Guard (a second Install, or
 // echohangup.Install and then Install on the same server), and leaves srv as
