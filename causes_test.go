@@ -128,18 +128,31 @@ func expectNotGone(t *testing.T, s *server, o outcome, want error) {
 }
 
 // TestServerCloseHTTP2: Server.Close ends an HTTP/2 stream with cause
-// http.ErrServerClosed, as on HTTP/1, and counts no departure.
+// http.ErrServerClosed, as on HTTP/1, and counts no departure; over TLS and
+// over h2c (http.Server.Protocols).
 func TestServerCloseHTTP2(t *testing.T) {
-	s := startH2(t, nil, nil)
-	tr := h2Transport(false, make(chan net.Conn, 1))
-	defer tr.CloseIdleConnections()
-	errc := get(t, tr, context.Background(), s.srv.URL)
-	if r := s.waitEntered(); r.ProtoMajor != 2 {
-		t.Fatalf("request came over %s, want HTTP/2", r.Proto)
+	for _, h2c := range []bool{false, true} {
+		name := "TLS"
+		if h2c {
+			name = "h2c"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := startServer(t, serverOpts{h2: !h2c, h2c: h2c})
+			tr := h2Transport(h2c, make(chan net.Conn, 1))
+			defer tr.CloseIdleConnections()
+			url := s.srv.URL
+			if h2c {
+				url = "http://" + s.addr() + "/"
+			}
+			errc := get(t, tr, context.Background(), url)
+			if r := s.waitEntered(); r.ProtoMajor != 2 {
+				t.Fatalf("request came over %s, want HTTP/2", r.Proto)
+			}
+			s.srv.Config.Close()
+			expectNotGone(t, s, s.waitResult(), http.ErrServerClosed)
+			<-errc
+		})
 	}
-	s.srv.Config.Close()
-	expectNotGone(t, s, s.waitResult(), http.ErrServerClosed)
-	<-errc
 }
 
 // TestHTTP2ServerResetsStream: the server's WriteTimeout resets the stream
