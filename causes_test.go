@@ -160,7 +160,7 @@ func TestServerCloseHTTP2(t *testing.T) {
 // and it is no departure of the client's. The client's own RST_STREAM
 // still is one (TestDisconnectHTTP2).
 func TestHTTP2ServerResetsStream(t *testing.T) {
-	s := startH2(t, nil, func(srv *http.Server) { srv.WriteTimeout = 300 * time.Millisecond })
+	s := startH2(t, nil, func(srv *http.Server) { srv.WriteTimeout = 2 * time.Second })
 	tr := h2Transport(false, make(chan net.Conn, 1))
 	defer tr.CloseIdleConnections()
 	errc := get(t, tr, context.Background(), s.srv.URL)
