@@ -3,6 +3,7 @@ package hangup
 import (
 	"context"
 	"net"
+	"net/http"
 	"sync"
 	"syscall"
 )
@@ -10,6 +11,7 @@ import (
 // conn is hangup's view of one client connection.
 type conn struct {
 	cfg     *config
+	g       *Guard // the Guard that tracks it; nil under WatchConn
 	nc      net.Conn
 	base    context.Context // ConnContext's context, parent of every request's
 	raw     syscall.RawConn // the socket, when it could be reached
@@ -73,6 +75,19 @@ func (c *conn) attach(st *request) (d Departure, skip bool) {
 	return d, false
 }
 
+// hijacked runs in ConnState(StateHijacked), inside Hijack: the request
+// whose handler runs is the one that hijacked the connection. From then on
+// the connection is its handler's (or h2c's): hangup no longer watches it,
+// and a closed socket says nothing about the server. Requests that come
+// later on it (h2c.NewHandler's streams) are not marked.
+func (c *conn) hijacked() {
+	c.mu.Lock()
+	for st := c.active; st != nil; st = st.next {
+		st.progress.Or(hijacked)
+	}
+	c.mu.Unlock()
+}
+
 func (c *conn) detach(st *request) {
 	c.mu.Lock()
 	if st.prev != nil {
@@ -99,6 +114,16 @@ func (c *conn) hangup(reason Reason, halfOnly bool) (rearm bool) {
 	}
 	if halfOnly && c.cfg.halfCloseWaits {
 		return true
+	}
+	if c.g.serverClosing() {
+		// Server.Close is closing the socket: on TLS its close_notify
+		// makes the client answer with the FIN seen here, before the
+		// socket is closed. The server ended these requests, not the
+		// client (issue 15, case 2).
+		for st := c.active; st != nil; st = st.next {
+			st.cancel(http.ErrServerClosed)
+		}
+		return false
 	}
 	c.departure = Departure{At: at, Reason: reason}
 	// A FIN alone, while no handler runs, follows a request that net/http

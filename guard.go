@@ -32,6 +32,8 @@ type Guard struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]*conn // guarded by mu; connections seen by ConnContext
+
+	draining atomic.Bool // srv.Shutdown has begun (its RegisterOnShutdown hook ran)
 }
 
 // Stats is a snapshot of a Guard's counters.
@@ -64,7 +66,9 @@ func New(opts ...Option) *Guard {
 // ErrClientGone the moment its client goes away, and returns the Guard that
 // does it. It chains, never replaces, the ConnContext, ConnState and Handler
 // that srv already has (a nil Handler means http.DefaultServeMux), so call it
-// after setting them and before serving.
+// after setting them and before serving. If srv.Handler is x/net's
+// h2c.NewHandler, the HTTP/2 streams it serves on the connections it
+// hijacks are guarded too.
 //
 // Install panics if srv already has a Guard (a second Install, or
 // echohangup.Install and then Install on the same server), and leaves srv as
@@ -78,6 +82,7 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 	}
 	g := New(opts...)
 	g.srv = srv
+	srv.RegisterOnShutdown(func() { g.draining.Store(true) })
 	userConnContext := srv.ConnContext
 	srv.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
 		if userConnContext != nil {
@@ -90,7 +95,7 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 		if s == http.StateHijacked || s == http.StateClosed {
 			// As in the CloseNotifier commit: once hijacked, the conn is
 			// the handler's, and a close is no longer news for us.
-			g.untrack(nc)
+			g.untrack(nc, s == http.StateHijacked)
 		}
 		if userConnState != nil {
 			userConnState(nc, s)
@@ -100,7 +105,7 @@ func Install(srv *http.Server, opts ...Option) *Guard {
 	if h == nil {
 		h = http.DefaultServeMux
 	}
-	srv.Handler = g.Handler(h)
+	srv.Handler = g.Handler(g.guardH2C(h))
 	return g
 }
 
@@ -239,6 +244,7 @@ func (s *serverSet) remove(k weak.Pointer[http.Server]) {
 // track registers a new connection; it runs in ConnContext, in the accept loop.
 func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {
 	c := newConn(&g.cfg, nc, nil)
+	c.g = g
 	c.base = context.WithValue(ctx, connKey{}, c)
 	c.watched = watch(c)
 	g.mu.Lock()
@@ -247,11 +253,14 @@ func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {
 	return c.base
 }
 
-func (g *Guard) untrack(nc net.Conn) {
+func (g *Guard) untrack(nc net.Conn, hijacked bool) {
 	g.mu.Lock()
 	c := g.conns[nc]
 	delete(g.conns, nc)
 	g.mu.Unlock()
+	if c != nil && hijacked {
+		c.hijacked()
+	}
 	if c != nil && c.watched {
 		unwatch(c)
 	}

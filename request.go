@@ -63,6 +63,7 @@ const (
 	bodyStarted
 	bodyEOF
 	wroteResponse
+	hijacked // its handler hijacked the connection (set under c.mu)
 )
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -99,7 +100,7 @@ func (c *reqCtx) ctx() context.Context {
 		cc, cancel := context.WithCancelCause(c.parent)
 		if st.cause != nil {
 			cancel(st.cause)
-		} else if st.c != nil && st.c.watched && st.req.ProtoMajor < 2 && !st.finished {
+		} else if st.hearsServerClose() && !st.finished {
 			// The watcher reports the client; the server closing the
 			// connection itself (Server.Close) only net/http sees. Someone
 			// now waits on this context, so it is worth hearing.
@@ -119,13 +120,24 @@ func (c *reqCtx) Err() error {
 	if c.ready.Load() {
 		return c.cc.Err()
 	}
+	st := c.st
 	// What cc would say if it were made now: the parent's error (a
 	// deadline's) wins over a cancel recorded before cc existed.
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if c.st.cancelled.Load() {
+	if st.cancelled.Load() {
 		return context.Canceled
+	}
+	// Nobody has waited on this context, so no AfterFunc listens for
+	// Server.Close: a handler that only polls Err must hear it all the same.
+	// net/http's context is cancelled then (cheap to ask); only if it is
+	// does serverClosed look at the socket.
+	if st.hearsServerClose() && c.vals.Err() != nil {
+		st.serverClosed()
+		if st.cancelled.Load() {
+			return context.Canceled
+		}
 	}
 	return nil
 }
@@ -180,8 +192,8 @@ func stateFrom(ctx context.Context) *request {
 func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	c, _ := r.Context().Value(connKey{}).(*conn)
 	st := &request{g: g, c: c, w: w}
-	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil {
-		st.start = now() // only reports use it
+	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil || r.ProtoMajor >= 2 {
+		st.start = now() // reports, and streamEnded's write deadline
 	}
 	var parent context.Context
 	var stop func() bool
@@ -243,48 +255,6 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 		h.ServeHTTP(st.writer(), &st.req)
 	}
 	returned = true
-}
-
-// netHTTPCancelled runs when net/http cancels the request's own context.
-func (st *request) netHTTPCancelled() {
-	if st.ctx.vals.Err() == context.DeadlineExceeded {
-		if _, ok := st.ctx.parent.Deadline(); ok {
-			// The parent has the same deadline (see serve) and ends the
-			// request's context itself, with the same error.
-			return
-		}
-	}
-	cause := context.Cause(st.ctx.vals)
-	if cause != context.Canceled {
-		// Someone else's deadline or cause (BaseContext, TimeoutHandler…):
-		// pass it on as it is.
-		st.cancel(cause)
-		return
-	}
-	reason := ReasonNetHTTP
-	if st.req.ProtoMajor >= 2 { // written before the AfterFunc was set
-		reason = ReasonStreamReset
-	}
-	st.clientGone(reason, now())
-}
-
-// serverClosed runs when net/http cancels the request's own context on a
-// watched HTTP/1 connection. A client that left is the watcher's to report,
-// with its reason and under the half-close policy; only a connection that
-// the server closed itself, as Server.Close does, ends the request here.
-// The one departure the socket never shows is a TLS client's close_notify
-// without a FIN (tls.Conn.CloseWrite): net/http's read of the connection
-// ends, the socket stays open. It is a half-close, and goes to the policy
-// as one.
-func (st *request) serverClosed() {
-	if st.c.raw.Control(func(uintptr) {}) == nil {
-		// The socket is still open: the client's doing.
-		if st.tlsCloseNotify() {
-			st.c.hangup(ReasonClosed, true)
-		}
-		return
-	}
-	st.cancel(http.ErrServerClosed)
 }
 
 // tlsCloseNotify reports whether net/http's read of the request's TLS
