@@ -32,8 +32,9 @@ import (
 // opts), registers the Guard of e.Server as Echo pre-middleware (Middleware),
 // and returns that Guard. Call it before starting e, which then keeps every
 // departure in sight whichever way it is started: e.Start, e.StartTLS,
-// e.StartAutoTLS, e.StartH2CServer (its HTTP/1 requests; HTTP/2 streams are
-// what hangup sees of h2c), e.StartServer(e.Server), or an http.Server with
+// e.StartAutoTLS, e.StartH2CServer (its HTTP/1 requests are watched; its
+// HTTP/2 streams get what net/http reports of them, as cause
+// hangup.ErrClientGone), e.StartServer(e.Server), or an http.Server with
 // Handler: e. To start it with a server of your own, e.StartServer(s) as
 // Echo advises for timeouts, call hangup.Install(s) before: Echo sets
 // s.Handler to e, which drops hangup's wrapper but keeps its connection

@@ -106,6 +106,6 @@ func (g *Guard) unwatchable(nc net.Conn) {
 	g.warnOnce.Do(func() {
 		slog.Warn("fasthttphangup: connections are not watched, clients that leave are not detected: " +
 			"Server.MaxConnsPerIP wraps each connection in a type that hides its socket; " +
-			"serve with s.Serve(g.Listener(ln)) instead of s.ListenAndServe(addr)")
+			"serve with s.Serve(g.Listener(ln)) instead of s.ListenAndServe(addr) (Fiber: app.Listener(g.Listener(ln)))")
 	})
 }
