@@ -70,13 +70,24 @@ func wire(s *http.Server, opts []hangup.Option) *hangup.Guard {
 // would tell why.
 var warnServer, warnGuard sync.Once
 
+// probe has the values of the context it embeds, and unguarded as Done.
+type probe struct{ context.Context }
+
+var unguarded = make(chan struct{})
+
+func (probe) Done() <-chan struct{} { return unguarded }
+
 // guarded reports whether ctx is a request context that hangup guards, and
 // warns if it is not: Echo served without echohangup.Install (or
 // Middleware), as by e.StartServer(s) after hangup.Install(s) alone, which
-// drops hangup's handler. hangup.Gone returns ctx.Done() for a context it
-// does not guard, and a channel of its own otherwise.
+// drops hangup's handler.
+//
+// hangup.Gone tells: it returns ctx.Done() for a context it does not guard,
+// and a channel of its own otherwise. It is asked through probe, whose Done
+// is a sentinel, because calling Done on a guarded context would make the
+// cancelCtx that hangup makes only for those who wait on it.
 func guarded(ctx context.Context) bool {
-	if hangup.Gone(ctx) != ctx.Done() {
+	if hangup.Gone(probe{ctx}) != unguarded {
 		return true
 	}
 	warnGuard.Do(func() {
@@ -168,10 +179,11 @@ func MustFinish(deadline time.Duration) echo.MiddlewareFunc {
 // Install) it logs a warning with slog's default logger, once per process.
 func Departed(c echo.Context) (hangup.Departure, bool) {
 	ctx := c.Request().Context()
-	if !guarded(ctx) {
-		return hangup.Departure{}, false
+	if d, ok := hangup.Departed(ctx); ok {
+		return d, true
 	}
-	return hangup.Departed(ctx)
+	guarded(ctx) // warns if hangup does not guard ctx (a departure proves it does)
+	return hangup.Departure{}, false
 }
 
 // Cause returns why c's request context was cancelled, nil while it is not:

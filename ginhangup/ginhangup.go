@@ -71,11 +71,22 @@ func RunListener(r *gin.Engine, ln net.Listener, opts ...hangup.Option) error {
 // logs 200 for clients that left and cancels nothing, and nothing says why.
 var warnOnce sync.Once
 
+// probe has the values of the context it embeds, and unguarded as Done.
+type probe struct{ context.Context }
+
+var unguarded = make(chan struct{})
+
+func (probe) Done() <-chan struct{} { return unguarded }
+
 // guarded reports whether ctx is a request context that hangup guards, and
-// logs the warning above if it is not. hangup.Gone returns ctx.Done() for a
-// context it does not guard, and a channel of its own otherwise.
+// logs the warning above if it is not.
+//
+// hangup.Gone tells: it returns ctx.Done() for a context it does not guard,
+// and a channel of its own otherwise. It is asked through probe, whose Done
+// is a sentinel, because calling Done on a guarded context would make the
+// cancelCtx that hangup makes only for those who wait on it.
 func guarded(ctx context.Context) bool {
-	if hangup.Gone(ctx) != ctx.Done() {
+	if hangup.Gone(probe{ctx}) != unguarded {
 		return true
 	}
 	warnOnce.Do(func() {
@@ -109,10 +120,11 @@ func MustFinish(deadline time.Duration) gin.HandlerFunc {
 // and in which phase; see hangup.Departed.
 func Departed(c *gin.Context) (hangup.Departure, bool) {
 	ctx := c.Request.Context()
-	if !guarded(ctx) {
-		return hangup.Departure{}, false
+	if d, ok := hangup.Departed(ctx); ok {
+		return d, true
 	}
-	return hangup.Departed(ctx)
+	guarded(ctx) // warns if hangup does not guard ctx (a departure proves it does)
+	return hangup.Departure{}, false
 }
 
 // Cause returns why c's request context was cancelled, nil while it is not:
@@ -141,9 +153,11 @@ func LogFormatter(f gin.LogFormatter) gin.LogFormatter {
 		f = plainFormatter
 	}
 	return func(p gin.LogFormatterParams) string {
-		if p.Request != nil && guarded(p.Request.Context()) {
+		if p.Request != nil {
 			if _, gone := hangup.Departed(p.Request.Context()); gone {
 				p.StatusCode = hangup.StatusClientClosedRequest
+			} else {
+				guarded(p.Request.Context())
 			}
 		}
 		return f(p)
