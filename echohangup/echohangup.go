@@ -19,28 +19,98 @@ package echohangup
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hangup-dev/hangup"
 	"github.com/labstack/echo/v4"
 )
 
-// Install wires e.Server with hangup.Install and registers the Guard as
-// Echo pre-middleware (Middleware), and returns the Guard. Call it before
-// e.Start, e.StartServer(e.Server) or e.Server.Serve.
+// Install wires e.Server and e.TLSServer with hangup.Install (both with
+// opts), registers the Guard of e.Server as Echo pre-middleware (Middleware),
+// and returns that Guard. Call it before starting e, which then keeps every
+// departure in sight whichever way it is started: e.Start, e.StartTLS,
+// e.StartAutoTLS, e.StartH2CServer (its HTTP/1 requests are watched; its
+// HTTP/2 streams get what net/http reports of them, as cause
+// hangup.ErrClientGone), e.StartServer(e.Server), or an http.Server with
+// Handler: e. To start it with a server of your own, e.StartServer(s) as
+// Echo advises for timeouts, call hangup.Install(s) before: Echo sets
+// s.Handler to e, which drops hangup's wrapper but keeps its connection
+// hooks, and the pre-middleware does the rest. A request served by a server
+// without hangup's hooks logs a warning, once per process (see Middleware).
 //
-// The Guard runs as middleware rather than as e.Server.Handler because
-// Echo's Start sets e.Server.Handler to e, which would drop hangup's wrapper;
-// the connection hooks (ConnContext, ConnState) that hangup.Install chains
-// are kept. e.TLSServer (StartTLS, StartAutoTLS) is not wired: for TLS, set
-// e.Server.TLSConfig and use e.StartServer(e.Server).
+// The Guard runs as middleware rather than as the server's Handler because
+// Echo's Start and StartServer set Handler to e, which would drop a wrapped
+// handler; the connection hooks (ConnContext, ConnState) that hangup.Install
+// chains are kept. The Guard returned counts the requests and (Stats) the
+// connections of e.Server; e.TLSServer's own Guard only watches its
+// connections, and MustFinish work served over e.TLSServer is not waited for
+// by the returned Guard's Shutdown.
 func Install(e *echo.Echo, opts ...hangup.Option) *hangup.Guard {
-	h := e.Server.Handler
-	g := hangup.Install(e.Server, opts...)
-	e.Server.Handler = h
+	g := wire(e.Server, opts)
+	wire(e.TLSServer, opts) // StartTLS, StartAutoTLS
 	e.Pre(Middleware(g))
 	return g
+}
+
+// wire installs hangup's connection hooks on s and leaves its Handler as it
+// was: Echo sets it to e when it starts s.
+func wire(s *http.Server, opts []hangup.Option) *hangup.Guard {
+	h := s.Handler
+	g := hangup.Install(s, opts...)
+	s.Handler = h
+	return g
+}
+
+// warnServer and warnGuard make the first request that hangup cannot guard
+// say so, once per process each: without them, a client that leaves while
+// its request body is unread is never detected, Status logs 200, and nothing
+// would tell why.
+var warnServer, warnGuard sync.Once
+
+// probe has the values of the context it embeds, and unguarded as Done.
+type probe struct{ context.Context }
+
+var unguarded = make(chan struct{})
+
+func (probe) Done() <-chan struct{} { return unguarded }
+
+// guarded reports whether ctx is a request context that hangup guards, and
+// warns if it is not: Echo served without echohangup.Install (or
+// Middleware), as by e.StartServer(s) after hangup.Install(s) alone, which
+// drops hangup's handler.
+//
+// hangup.Gone tells: it returns ctx.Done() for a context it does not guard,
+// and a channel of its own otherwise. It is asked through probe, whose Done
+// is a sentinel, because calling Done on a guarded context would make the
+// cancelCtx that hangup makes only for those who wait on it.
+func guarded(ctx context.Context) bool {
+	if hangup.Gone(probe{ctx}) != unguarded {
+		return true
+	}
+	warnGuard.Do(func() {
+		slog.Warn("echohangup: this request is not guarded by hangup (Echo started without echohangup.Install?): " +
+			"clients that leave are not detected, and Departed, Status and MustFinish do nothing (logs say 200, not 499); " +
+			"call echohangup.Install(e) before starting Echo")
+	})
+	return false
+}
+
+// checkServer warns if the server that serves r has no ConnContext, the
+// hook through which hangup.Install watches its connections. A server with a
+// ConnContext of someone else's passes unnoticed.
+func checkServer(r *http.Request) {
+	s, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if s == nil || s.ConnContext != nil {
+		return
+	}
+	warnServer.Do(func() {
+		slog.Warn("echohangup: this Echo is served by an http.Server that hangup does not watch " +
+			"(e.StartServer(s) with a server of your own?): a client that leaves while its request body is unread is not detected; " +
+			"call hangup.Install(s) before e.StartServer(s), or start Echo with e.Start")
+	})
 }
 
 // Middleware returns Echo middleware that runs each request under g (see
@@ -50,6 +120,10 @@ func Install(e *echo.Echo, opts ...hangup.Option) *hangup.Guard {
 // net/http reports; with the server wired by hangup.Install on the server
 // that serves e, it sees every departure (Install does both).
 //
+// Served by an http.Server that has no ConnContext, as one of your own that
+// hangup.Install never saw, it logs a warning with slog's default logger,
+// once per process, naming the fix.
+//
 // Like Echo's logger, it hands an error returned by the chain to c.Error
 // itself, so that the status written is the one counted and logged, and
 // returns nil.
@@ -58,6 +132,7 @@ func Middleware(g *hangup.Guard) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			res := c.Response()
 			w0, r0 := res.Writer, c.Request()
+			checkServer(r0)
 			g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				res.Writer = w
 				c.SetRequest(r)
@@ -88,6 +163,7 @@ func MustFinish(deadline time.Duration) echo.MiddlewareFunc {
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			guarded(c.Request().Context())
 			var err error
 			hangup.MustFinish(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 				err = next(c)
@@ -98,15 +174,24 @@ func MustFinish(deadline time.Duration) echo.MiddlewareFunc {
 }
 
 // Departed reports whether the client of c's request has gone away, and when
-// and in which phase; see hangup.Departed.
+// and in which phase; see hangup.Departed. Like Cause, Status and
+// MustFinish, on a request that hangup does not guard (Echo started without
+// Install) it logs a warning with slog's default logger, once per process.
 func Departed(c echo.Context) (hangup.Departure, bool) {
-	return hangup.Departed(c.Request().Context())
+	ctx := c.Request().Context()
+	if d, ok := hangup.Departed(ctx); ok {
+		return d, true
+	}
+	guarded(ctx) // warns if hangup does not guard ctx (a departure proves it does)
+	return hangup.Departure{}, false
 }
 
 // Cause returns why c's request context was cancelled, nil while it is not:
 // a cause matching hangup.ErrClientGone when the client left.
 func Cause(c echo.Context) error {
-	return context.Cause(c.Request().Context())
+	ctx := c.Request().Context()
+	guarded(ctx)
+	return context.Cause(ctx)
 }
 
 // Status returns the status to log for c: 499 (hangup.StatusClientClosedRequest)

@@ -35,8 +35,11 @@ func (g *Guard) lookup(nc net.Conn) *conn {
 		return v.(*conn)
 	}
 	c := &conn{}
-	stop, ok := hangup.WatchConn(nc, c.hangup, g.cfg.watch...)
+	stop, ok := hangup.WatchConn(g.socket(nc), c.hangup, g.cfg.watch...)
 	c.stop, c.watched = stop, ok
+	if !ok {
+		g.unwatchable(nc)
+	}
 	g.conns.Store(nc, c)
 	g.nConns.Add(1)
 	if ok {

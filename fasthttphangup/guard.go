@@ -47,10 +47,15 @@ import (
 type Guard struct {
 	cfg config
 
-	watching atomic.Bool // Watch was called: connections may be registered
-	conns    sync.Map    // net.Conn -> *conn; connections seen by a request
-	nConns   atomic.Int64
-	nWatched atomic.Int64
+	watching atomic.Bool                     // Watch was called: connections may be registered
+	conns    sync.Map                        // net.Conn -> *conn; connections seen by a request
+	srv      atomic.Pointer[fasthttp.Server] // the server Watch was given
+
+	listening atomic.Bool // Listener was called
+	sockets   sync.Map    // net.Addr -> net.Conn; see Listener
+	warnOnce  sync.Once   // see unwatchable
+	nConns    atomic.Int64
+	nWatched  atomic.Int64
 
 	requests atomic.Uint64
 	inFlight atomic.Int64
@@ -122,7 +127,8 @@ func New(opts ...Option) *Guard {
 // Install wires s so that every request's context (see Context) is cancelled
 // with cause hangup.ErrClientGone the moment its client goes away, and returns
 // the Guard that does it. It chains, never replaces, s.ConnState and wraps
-// s.Handler, so call it after setting them and before serving.
+// s.Handler, so call it after setting them and before serving. With
+// s.MaxConnsPerIP set, serve with s.Serve(g.Listener(ln)): see Listener.
 func Install(s *fasthttp.Server, opts ...Option) *Guard {
 	g := New(opts...)
 	g.Watch(s)
@@ -137,6 +143,7 @@ func Install(s *fasthttp.Server, opts ...Option) *Guard {
 // cancelled only when their handler returns.
 func (g *Guard) Watch(s *fasthttp.Server) {
 	g.watching.Store(true)
+	g.srv.Store(s)
 	user := s.ConnState
 	s.ConnState = func(nc net.Conn, state fasthttp.ConnState) {
 		if state == fasthttp.StateClosed || state == fasthttp.StateHijacked {

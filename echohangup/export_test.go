@@ -1,0 +1,6 @@
+package echohangup
+
+import "sync"
+
+// ResetWarnings lets a test see the once-per-process warnings again.
+func ResetWarnings() { warnServer, warnGuard = sync.Once{}, sync.Once{} }
