@@ -289,3 +289,22 @@ func TestShutdownClientLeaves(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTP2HandlerWriteDeadline: a write deadline the handler sets itself
+// (http.ResponseController.SetWriteDeadline) makes the HTTP/2 server reset
+// the stream when it passes: the server's doing, not the client's.
+func TestHTTP2HandlerWriteDeadline(t *testing.T) {
+	var s *server
+	s = startH2(t, func(w http.ResponseWriter, r *http.Request) {
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Second)); err != nil {
+			t.Errorf("SetWriteDeadline: %v", err)
+		}
+		s.waitHandler(w, r)
+	}, nil)
+	tr := h2Transport(false, make(chan net.Conn, 1))
+	defer tr.CloseIdleConnections()
+	errc := get(t, tr, context.Background(), s.srv.URL)
+	s.waitEntered()
+	expectNotGone(t, s, s.waitResult(), nil)
+	<-errc
+}

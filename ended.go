@@ -65,9 +65,11 @@ func (st *request) netHTTPCancelled() {
 //     unless the server's WriteTimeout has (about) run out, which resets
 //     the stream from the server's side.
 //
-// A deadline that the handler set itself (http.ResponseController's
-// SetWriteDeadline) goes to net/http's writer unseen by hangup, so a stream
-// reset by it is taken for the client's.
+// A write deadline that the handler set itself (http.ResponseController's
+// SetWriteDeadline) is noted by hangup's writer and counts as the
+// server's once it has passed; one set on net/http's writer behind
+// hangup's back (Unwrap) is unseen, and a stream reset by it is taken for
+// the client's.
 func (st *request) streamEnded() {
 	if st.g.serverClosing() {
 		st.cancel(http.ErrServerClosed)
@@ -90,6 +92,9 @@ func (st *request) streamEnded() {
 // that resets its stream in the last eighth of the WriteTimeout is not
 // counted as gone.
 func (st *request) writeTimedOut() bool {
+	if d := st.writeDeadline.Load(); d != 0 && now().UnixNano() >= d {
+		return true // the handler's own (writer.go's SetWriteDeadline)
+	}
 	srv, _ := st.ctx.vals.Value(http.ServerContextKey).(*http.Server)
 	if srv == nil || srv.WriteTimeout <= 0 || st.start.IsZero() {
 		return false

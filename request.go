@@ -39,21 +39,22 @@ type request struct {
 	// The fields below are guarded by mu. The bools sit together, in the
 	// padding after mu: the struct must stay within 632 bytes, or, with the
 	// heap's 8-byte header, its one allocation takes the next size class.
-	mu           sync.Mutex
-	finished     bool          // the handler returned
-	detached     bool          // holds a detach slot
-	closeSent    bool          // closeCh has had its one value
-	departure    Departure     // set once, when the client goes away
-	goneCh       chan struct{} // made on demand by Gone
-	closeCh      chan bool     // made on demand by CloseNotify; see notifyClose
-	mustFinish   time.Duration // MustFinish's deadline; 0 means cancel at once
-	detachTimer  *time.Timer
-	route        string                  // set by SetRoute
-	cause        error                   // the first cancellation's cause
-	ccCancel     context.CancelCauseFunc // cancels ctx.cc, once it exists
-	stopDeadline context.CancelFunc      // stops the outer deadline's timer, when serve made one
-	stopClosed   func() bool             // stops serverClosed's AfterFunc, once ctx.cc exists
-	cancelled    atomic.Bool             // cause is set
+	mu            sync.Mutex
+	finished      bool          // the handler returned
+	detached      bool          // holds a detach slot
+	closeSent     bool          // closeCh has had its one value
+	departure     Departure     // set once, when the client goes away
+	goneCh        chan struct{} // made on demand by Gone
+	closeCh       chan bool     // made on demand by CloseNotify; see notifyClose
+	mustFinish    time.Duration // MustFinish's deadline; 0 means cancel at once
+	detachTimer   *time.Timer
+	route         string                  // set by SetRoute
+	cause         error                   // the first cancellation's cause
+	ccCancel      context.CancelCauseFunc // cancels ctx.cc, once it exists
+	stopDeadline  context.CancelFunc      // stops the outer deadline's timer, when serve made one
+	writeDeadline atomic.Int64            // the handler's own write deadline (UnixNano), 0 if none
+	stopClosed    func() bool             // stops serverClosed's AfterFunc, once ctx.cc exists
+	cancelled     atomic.Bool             // cause is set
 }
 
 const (

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 )
 
 //go:generate go run ./internal/writergen
@@ -115,6 +116,18 @@ func (w rw) flushError() error {
 	}
 	w.st.w.(http.Flusher).Flush()
 	return nil
+}
+
+// SetWriteDeadline is what http.ResponseController.SetWriteDeadline calls:
+// the deadline is passed on, and noted, so that the HTTP/2 stream reset it
+// causes when it passes is known for the server's doing (ended.go), not the
+// client's. Every writer net/http makes has the method.
+func (w rw) SetWriteDeadline(t time.Time) error {
+	w.st.writeDeadline.Store(t.UnixNano())
+	if t.IsZero() {
+		w.st.writeDeadline.Store(0)
+	}
+	return http.NewResponseController(w.st.w).SetWriteDeadline(t)
 }
 
 func (w rw) hijack() (net.Conn, *bufio.ReadWriter, error) {
