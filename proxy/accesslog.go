@@ -28,6 +28,9 @@ type record struct {
 	complete bool  // the response was written to its end
 	aborted  bool  // the handler panicked (http.ErrAbortHandler: response cut short)
 	silent   bool  // the client left before anything was written, and got nothing
+	// closeAfter: the request's framing is ambiguous, and its answer,
+	// whatever it is, closes the connection (clientbody.go).
+	closeAfter bool
 
 	lingerBytes int64
 	lingerTime  time.Duration

@@ -115,8 +115,23 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	if b.ctl != nil && !b.done && b.ctl.SetReadDeadline(time.Now().Add(b.timeout)) != nil {
 		b.ctl = nil // not a connection with deadlines
 	}
+	// On HTTP/2 a read deadline is a timer on the stream, which fails the
+	// body when it fires, read or no read: there it is armed only while a
+	// read waits, so that a slow upstream does not time the client out
+	// between reads. (On HTTP/1 a deadline matters only to a read.)
+	var disarm *http.ResponseController
+	if b.ctl != nil && !b.done && b.in.ProtoMajor >= 2 {
+		disarm = b.ctl
+	}
 	b.mu.Unlock()
 	n, err := b.rc.Read(p)
+	if disarm != nil {
+		b.mu.Lock()
+		if !b.done {
+			disarm.SetReadDeadline(time.Time{})
+		}
+		b.mu.Unlock()
+	}
 	if err == nil {
 		return n, nil
 	}
@@ -183,7 +198,11 @@ func clientBodyOf(rec *record) *clientBody {
 	if rec == nil || rec.body == nil {
 		return nil
 	}
-	b, _ := rec.body.rc.(*clientBody)
+	rc := rec.body.rc
+	if lb, ok := rc.(*limitedBody); ok {
+		rc = lb.rc
+	}
+	b, _ := rc.(*clientBody)
 	return b
 }
 

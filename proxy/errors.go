@@ -131,9 +131,11 @@ func (p *Proxy) answerError(w http.ResponseWriter, rec *record, err error) {
 		msg = "502 Bad Gateway: the proxy could not get a valid response from the upstream server (unreachable, connection refused or reset, or a malformed response)."
 	}
 	h := w.Header()
-	if status < 500 {
-		// The client's body is at fault: what is left of it on the
-		// connection cannot be trusted to frame a next request.
+	if rec != nil && rec.http1 && (status < 500 || rec.closeAfter) {
+		// The client's body is at fault, or its framing ambiguous: what
+		// is left on the connection cannot be trusted to frame a next
+		// request. (HTTP/1 only: on HTTP/2 the header would make net/http
+		// shut the whole connection down, every other stream with it.)
 		h.Set("Connection", "close")
 	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")

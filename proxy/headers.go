@@ -84,3 +84,13 @@ func (f *forwarding) trusts(host string) bool {
 	}
 	return false
 }
+
+// unmapPrefix turns an IPv4-mapped IPv6 prefix (::ffff:10.0.0.0/104) into
+// its IPv4 form (10.0.0.0/8), as trusts unmaps the peer's address.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	a := p.Addr()
+	if !a.Is4In6() || p.Bits() < 96 {
+		return p
+	}
+	return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+}

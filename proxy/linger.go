@@ -103,6 +103,16 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// drain is what the linger reads the rest of the body from: beneath the
+// body size limit, which the upstream request was held to, not the drain
+// (LingerBytes bounds it).
+func (b *trackedBody) drain() io.Reader {
+	if lb, ok := b.rc.(*limitedBody); ok {
+		return lb.rc
+	}
+	return b.rc
+}
+
 // readErr is the error that the client's body broke off with, if it did.
 func (b *trackedBody) readErr() error {
 	if b == nil {
@@ -155,7 +165,7 @@ func (p *Proxy) linger(w http.ResponseWriter, r *http.Request, rec *record) {
 		if rest := p.cfg.LingerBytes - total; rest < int64(len(chunk)) {
 			chunk = chunk[:rest]
 		}
-		n, err := b.rc.Read(chunk)
+		n, err := b.drain().Read(chunk)
 		total += int64(n)
 		if err != nil {
 			break

@@ -198,6 +198,7 @@ type Proxy struct {
 	draining  atomic.Bool  // Serve is shutting down
 	directOK  bool         // body-less requests may take the direct path (direct.go)
 	fwd       *forwarding  // the upstream request's Host and X-Forwarded-* (headers.go)
+	viaProxy  bool         // the Transport sends to the upstream through a forward proxy (target.go)
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -211,7 +212,7 @@ func New(cfg Config) (*Proxy, error) {
 	p := &Proxy{cfg: cfg, log: cfg.Logger, accessLog: cfg.AccessLog}
 	p.fwd = &forwarding{upstreamHost: cfg.Upstream.Host, preserveHost: cfg.PreserveHost}
 	for _, pf := range cfg.TrustedProxies {
-		p.fwd.trusted = append(p.fwd.trusted, pf.Masked())
+		p.fwd.trusted = append(p.fwd.trusted, unmapPrefix(pf).Masked())
 	}
 	p.m = newMetrics(func() int { return p.queue.depth() })
 	p.queue = newQueue(cfg.MaxInflight, cfg.Queue, cfg.QueueTimeout, p.m)
@@ -226,6 +227,7 @@ func New(cfg Config) (*Proxy, error) {
 		rt = t
 	}
 	p.transport = &upstreamTransport{rt: rt, timeout: cfg.UpstreamTimeout, m: p.m}
+	p.viaProxy = forwardProxied(rt, cfg.Upstream)
 	if cfg.Transport == nil && h1Upstream(cfg.Upstream) {
 		p.transport.h1 = newH1Transport(cfg.Upstream)
 		p.transport.h1.fwd = p.fwd
@@ -367,11 +369,17 @@ func (p *Proxy) coalesceKey(r *http.Request) (string, bool) {
 
 // forward sends r upstream on its own, once the queue lets it.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
+	if closeAfter(r) {
+		// An ambiguous framing: see clientbody.go. Every answer, an error
+		// too, closes the connection (answerError sets it again after a
+		// 1xx cleared the header).
+		rec.closeAfter = true
+		w.Header().Set("Connection", "close")
+	}
 	if p.tooLarge(r) {
 		// Refused before a byte of the body is read: the linger drains
 		// what the client still sends, so that the 413 reaches it whole.
 		rec.body = &trackedBody{rc: r.Body}
-		w.Header().Set("Connection", "close")
 		p.answerError(w, rec, ErrBodyTooLarge)
 		rec.complete = true
 		p.linger(w, r, rec)
@@ -406,10 +414,6 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 		rec.body = &trackedBody{rc: p.limitBody(p.newClientBody(w, r, r.Body))}
 		r.Body = rec.body
 	}
-	if closeAfter(r) {
-		// An ambiguous framing: see clientbody.go.
-		w.Header().Set("Connection", "close")
-	}
 	p.rp.ServeHTTP(w, r)
 	endClientBody(rec) // its deadlines, before the linger's
 	_, err = rec.snapshot()
@@ -431,7 +435,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = p.fwd.host(pr.In)
 	// The path and query as the client sent them, not as ReverseProxy
 	// re-encodes them (target.go).
-	setRawTarget(pr.Out.URL, p.cfg.Upstream, pr.In)
+	setRawTarget(pr.Out.URL, p.cfg.Upstream, pr.In, p.viaProxy)
 	xff, xfh, xfp := p.fwd.xForwarded(pr.In)
 	if xff != "" {
 		pr.Out.Header["X-Forwarded-For"] = []string{xff}

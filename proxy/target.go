@@ -80,12 +80,16 @@ func joinRawPath(base, path string) string {
 // authority: that one goes in RawPath, which url.URL keeps when it is a valid
 // escaping of Path (it always is for a path net/http's server accepted,
 // except for bytes that must be escaped, which are then escaped).
-func setRawTarget(out *url.URL, up *url.URL, in *http.Request) {
+//
+// Through a forward proxy (viaProxy), the request line must be absolute-form,
+// which url.URL writes only without an Opaque: the raw path then goes in
+// RawPath too, and a byte that must be escaped there is escaped.
+func setRawTarget(out *url.URL, up *url.URL, in *http.Request, viaProxy bool) {
 	path, query, hasQuery, ok := upstreamTarget(up, in)
 	if !ok {
 		return
 	}
-	if strings.HasPrefix(path, "//") {
+	if viaProxy || strings.HasPrefix(path, "//") {
 		if p, err := url.PathUnescape(path); err == nil {
 			out.Path, out.RawPath = p, path
 		}
@@ -94,4 +98,17 @@ func setRawTarget(out *url.URL, up *url.URL, in *http.Request) {
 	}
 	out.RawQuery = query
 	out.ForceQuery = hasQuery && query == ""
+}
+
+// forwardProxied reports whether rt, an *http.Transport, sends requests for
+// up through a forward proxy (its Proxy func, HTTP_PROXY and NO_PROXY for
+// the default Transport). Another RoundTripper is taken to send them
+// straight.
+func forwardProxied(rt http.RoundTripper, up *url.URL) bool {
+	t, ok := rt.(*http.Transport)
+	if !ok || t.Proxy == nil {
+		return false
+	}
+	via, err := t.Proxy(&http.Request{Method: http.MethodGet, URL: up, Header: http.Header{}})
+	return err == nil && via != nil
 }
