@@ -250,12 +250,34 @@ func (st *request) finish() (silent bool) {
 }
 
 // unanswered reports whether the handler left fctx's response as fasthttp
-// made it: status 200 (set or not), no body, not hijacked. fasthttp would
-// send that as an empty 200 that nobody wrote.
+// made it: status 200 (set or not), no body, no header of its own, not
+// hijacked. fasthttp would send that as an empty 200 that nobody wrote. A
+// handler that set a header (an ETag, a cookie, a HEAD answer's
+// Content-Length) has answered, body or not.
 func unanswered(fctx *fasthttp.RequestCtx) bool {
 	r := &fctx.Response
-	return !fctx.Hijacked() && r.StatusCode() == fasthttp.StatusOK && !r.IsBodyStream() && len(r.Body()) == 0
+	return !fctx.Hijacked() && r.StatusCode() == fasthttp.StatusOK && !r.IsBodyStream() && len(r.Body()) == 0 && !headersSet(&r.Header)
 }
+
+// headersSet reports whether h has a header fasthttp did not put there
+// itself: anything but its default Content-Type, Server and Connection.
+func headersSet(h *fasthttp.ResponseHeader) bool {
+	set := false
+	h.VisitAll(func(k, v []byte) {
+		switch string(k) {
+		case fasthttp.HeaderContentType:
+			set = set || string(v) != defaultContentType
+		case fasthttp.HeaderServer, fasthttp.HeaderConnection:
+		default:
+			set = true
+		}
+	})
+	return set
+}
+
+// defaultContentType is the Content-Type fasthttp reports for a response
+// whose handler set none.
+var defaultContentType = string((&fasthttp.ResponseHeader{}).ContentType())
 
 // sendNothing makes fasthttp close the connection without writing a response
 // for fctx, and without an error to log: a hijack that asks for no response
