@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/hangup-dev/hangup/demo"
+	"github.com/hangup-dev/hangup/cmd/demo"
 )
 
 // inCI tells whether the tests run under CI, where a missing browser or
@@ -252,12 +252,12 @@ func TestBrowser(t *testing.T) {
 	})
 	on(t)
 
-	// HANGUP_SCREENSHOT=docs/demo.png (from the module's root: the test
-	// runs in demo/, relative paths are taken from there) saves the page
+	// HANGUP_SCREENSHOT=docs/demo.png (from the repository's root: the test
+	// runs in cmd/demo/, relative paths are taken from there) saves the page
 	// as the scenario left it, for the README; .jpg saves a JPEG.
 	if path := os.Getenv("HANGUP_SCREENSHOT"); path != "" && !t.Failed() {
 		if !filepath.IsAbs(path) {
-			path = filepath.Join("..", path)
+			path = filepath.Join("..", "..", path)
 		}
 		b.screenshot(path)
 	}
