@@ -1,6 +1,6 @@
 module github.com/hangup-dev/hangup/chihangup
 
-go 1.25.0
+go 1.25
 
 require (
 	github.com/go-chi/chi/v5 v5.5.0
@@ -8,6 +8,6 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require golang.org/x/sys v0.47.0 // indirect
+require golang.org/x/sys v0.41.0 // indirect
 
 replace github.com/hangup-dev/hangup => ../
