@@ -37,13 +37,13 @@ func chromium(t *testing.T) string {
 }
 
 // artifactDir is where the browser test saves its screenshot: $HANGUP_ARTIFACTS,
-// ./artifacts at the module's root under CI, else a new temporary directory.
+// ./artifacts at the repository's root under CI, else a new temporary directory.
 func artifactDir(t *testing.T) string {
 	if d := os.Getenv("HANGUP_ARTIFACTS"); d != "" {
 		return d
 	}
 	if inCI() {
-		return filepath.Join("..", "artifacts") // the test runs in demo/
+		return filepath.Join("..", "..", "artifacts") // the test runs in cmd/demo/
 	}
 	d, err := os.MkdirTemp("", "hangup-artifacts-")
 	if err != nil {
