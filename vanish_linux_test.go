@@ -147,7 +147,7 @@ func newNetns(t *testing.T) *netns {
 	return n
 }
 
-// netnsUnavailable skips t, or fails it under CI (CI=true), as internal/pgtest
+// netnsUnavailable skips t, or fails it under CI (CI=true), as cmd/internal/pgtest
 // and the demo's browser test do: CI installs iproute2 and runs as root, so
 // a vanished peer that goes untested there is a guarantee nobody checked.
 func netnsUnavailable(t *testing.T, why string) {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hangup-dev/hangup/demo"
+	"github.com/hangup-dev/hangup/cmd/demo"
 )
 
 func init() {

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hangup-dev/hangup/internal/gcfloor"
-	"github.com/hangup-dev/hangup/proxy"
+	"github.com/hangup-dev/hangup/cmd/internal/gcfloor"
+	"github.com/hangup-dev/hangup/cmd/proxy"
 )
 
 func init() {

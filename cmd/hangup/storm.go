@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hangup-dev/hangup/storm"
+	"github.com/hangup-dev/hangup/cmd/storm"
 )
 
 func init() {

@@ -81,7 +81,7 @@ func TestStormHelp(t *testing.T) {
 }
 
 // stormJSONFields is the golden list of JSON fields a script may rely on,
-// by object; see storm/README.md.
+// by object; see cmd/storm/README.md.
 var stormJSONFields = map[string][]string{
 	"":               {"config", "series", "totals", "warnings"},
 	"config":         {"abort", "duration_s", "metrics_url", "mode", "patience", "rate", "reload_prob", "think", "url", "users"},

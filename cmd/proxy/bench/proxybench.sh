@@ -11,7 +11,7 @@
 #
 # Usage (from the repository root or anywhere):
 #
-#   proxy/bench/proxybench.sh            # prints markdown tables
+#   cmd/proxy/bench/proxybench.sh            # prints markdown tables
 #
 # Environment: DURATION (10s), CONNS (32), THREADS (1), ROUNDS (3),
 # TRIALS (200), ABORT_TIMEOUT (1s), KEEP (1: keep the temp dir with configs
@@ -30,7 +30,7 @@ ROUNDS=${ROUNDS:-3}
 TRIALS=${TRIALS:-200}
 ABORT_TIMEOUT=${ABORT_TIMEOUT:-1s}
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(cd "$(dirname "$0")/../../.." && pwd)
 tmp=$(mktemp -d /tmp/proxybench.XXXXXX)
 pids=()
 cleanup() {
@@ -66,7 +66,7 @@ waitport() {
 }
 
 log "building into $tmp"
-(cd "$root" && go build -o "$tmp/hangup" ./cmd/hangup && go build -o "$tmp/bench" ./proxy/bench)
+(cd "$root" && go build -o "$tmp/hangup" ./cmd/hangup && go build -o "$tmp/bench" ./cmd/proxy/bench)
 
 have_nginx=0; command -v nginx >/dev/null && have_nginx=1
 have_haproxy=0; command -v haproxy >/dev/null && have_haproxy=1

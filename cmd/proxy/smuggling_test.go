@@ -169,7 +169,7 @@ func TestSmuggling(t *testing.T) {
 // the client got (each numbered by X-Upstream-Seq), once each. The seeds are
 // the smuggling table's.
 //
-//	go test -run '^$' -fuzz FuzzProxyFraming -fuzztime 60s ./proxy/
+//	go test -run '^$' -fuzz FuzzProxyFraming -fuzztime 60s ./cmd/proxy/
 func FuzzProxyFraming(f *testing.F) {
 	const host = "Host: front.example\r\n"
 	post := "POST /a HTTP/1.1\r\n" + host

@@ -38,7 +38,7 @@ context.Background()/TODO() roots, database/sql and net/http calls without a
 context, time.Sleep, blocking channel operations and selects without a
 ctx.Done() case, and context.WithoutCancel. Mark code that must finish on
 purpose with a //hangup:detached comment.`,
-	URL:       "https://pkg.go.dev/github.com/hangup-dev/hangup/hangupvet",
+	URL:       "https://pkg.go.dev/github.com/hangup-dev/hangup/cmd/hangupvet/hangupvet",
 	Run:       run,
 	FactTypes: []analysis.Fact{(*breaksChain)(nil)},
 }

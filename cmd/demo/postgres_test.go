@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hangup-dev/hangup/demo"
-	"github.com/hangup-dev/hangup/internal/pgtest"
+	"github.com/hangup-dev/hangup/cmd/demo"
+	"github.com/hangup-dev/hangup/cmd/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 

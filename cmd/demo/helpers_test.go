@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/hangup-dev/hangup"
-	"github.com/hangup-dev/hangup/demo"
+	"github.com/hangup-dev/hangup/cmd/demo"
 	"go.uber.org/goleak"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hangup-dev/hangup/demo"
+	"github.com/hangup-dev/hangup/cmd/demo"
 )
 
 // TestSlowClientGoneStopsWork: a client asks for long work of each kind and

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hangup-dev/hangup/demo"
+	"github.com/hangup-dev/hangup/cmd/demo"
 )
 
 const fiveMB = 5 << 20

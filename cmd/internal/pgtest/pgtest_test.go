@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hangup-dev/hangup/internal/pgtest"
+	"github.com/hangup-dev/hangup/cmd/internal/pgtest"
 	"go.uber.org/goleak"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/hangup-dev/hangup/demo"
+	"github.com/hangup-dev/hangup/cmd/demo"
 )
 
 // inCI tells whether the tests run under CI, where a missing browser or
@@ -37,13 +37,13 @@ func chromium(t *testing.T) string {
 }
 
 // artifactDir is where the browser test saves its screenshot: $HANGUP_ARTIFACTS,
-// ./artifacts at the module's root under CI, else a new temporary directory.
+// ./artifacts at the repository's root under CI, else a new temporary directory.
 func artifactDir(t *testing.T) string {
 	if d := os.Getenv("HANGUP_ARTIFACTS"); d != "" {
 		return d
 	}
 	if inCI() {
-		return filepath.Join("..", "artifacts") // the test runs in demo/
+		return filepath.Join("..", "..", "artifacts") // the test runs in cmd/demo/
 	}
 	d, err := os.MkdirTemp("", "hangup-artifacts-")
 	if err != nil {
@@ -252,12 +252,12 @@ func TestBrowser(t *testing.T) {
 	})
 	on(t)
 
-	// HANGUP_SCREENSHOT=docs/demo.png (from the module's root: the test
-	// runs in demo/, relative paths are taken from there) saves the page
+	// HANGUP_SCREENSHOT=docs/demo.png (from the repository's root: the test
+	// runs in cmd/demo/, relative paths are taken from there) saves the page
 	// as the scenario left it, for the README; .jpg saves a JPEG.
 	if path := os.Getenv("HANGUP_SCREENSHOT"); path != "" && !t.Failed() {
 		if !filepath.IsAbs(path) {
-			path = filepath.Join("..", path)
+			path = filepath.Join("..", "..", path)
 		}
 		b.screenshot(path)
 	}

@@ -14,7 +14,7 @@ import (
 // BenchmarkProxyHello: a 100-byte answer through the proxy on loopback,
 // client, proxy and upstream in this process, with the access log on (to
 // io.Discard) as the command has it. For allocations and CPU profiles;
-// proxy/bench/proxybench.sh measures throughput against nginx with the load
+// cmd/proxy/bench/proxybench.sh measures throughput against nginx with the load
 // in its own process.
 func BenchmarkProxyHello(b *testing.B) {
 	body := []byte("Hello from the upstream. This is a small answer of exactly one hundred bytes, for the benchmark....\n")

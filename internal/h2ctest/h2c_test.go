@@ -1,4 +1,4 @@
-package hangup_test
+package h2ctest_test
 
 import (
 	"context"
