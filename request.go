@@ -295,27 +295,39 @@ func (st *request) clientGone(reason Reason, at time.Time) {
 	}
 	st.departure = Departure{At: at, Phase: st.phase(), Reason: reason}
 	st.progress.Or(departed)
-	if st.goneCh != nil {
-		close(st.goneCh)
-	}
-	st.notifyClose()
 	cause := &GoneError{st.departure}
 	st.g.gone[cause.Phase].Add(1)
+	var err error = cause
 	if st.mustFinish > 0 && cause.Phase != PhaseBeforeHandler {
 		if st.g.acquireDetach() {
 			st.detached = true
 			st.detachTimer = time.AfterFunc(st.mustFinish, func() {
 				st.cancel(fmt.Errorf("%w: %w", ErrDetachTimeout, cause))
 			})
+			st.wakeGoneLocked() // the context lives on: Gone alone says it
 			st.mu.Unlock()
 			return
 		}
-		st.mu.Unlock()
-		st.cancel(fmt.Errorf("%w: %w", ErrDetachLimit, cause))
-		return
+		err = fmt.Errorf("%w: %w", ErrDetachLimit, cause)
 	}
 	st.mu.Unlock()
-	st.cancel(cause)
+	// The context first, then Gone and CloseNotify: whoever they wake
+	// finds the cause already set.
+	st.cancel(err)
+	st.mu.Lock()
+	st.wakeGoneLocked()
+	st.mu.Unlock()
+}
+
+// wakeGoneLocked closes Gone's channel and sends CloseNotify's value, once
+// the departure is recorded; st.mu is held. (goneChan makes no channel once
+// there is a departure, so the one closed here is the only one.)
+func (st *request) wakeGoneLocked() {
+	if st.goneCh != nil && st.goneCh != closedChan {
+		close(st.goneCh)
+		st.goneCh = closedChan
+	}
+	st.notifyClose()
 }
 
 func (st *request) goneChan() <-chan struct{} {
