@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hangup-dev/hangup/internal/guardhook"
 )
 
 type stateKey struct{}
@@ -183,6 +185,10 @@ func (st *request) cancel(cause error) {
 	if cancel != nil {
 		cancel(cause)
 	}
+}
+
+func init() {
+	guardhook.Guarded = func(ctx context.Context) bool { return stateFrom(ctx) != nil }
 }
 
 func stateFrom(ctx context.Context) *request {

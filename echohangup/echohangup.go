@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/hangup-dev/hangup"
+	"github.com/hangup-dev/hangup/internal/guardhook"
 	"github.com/labstack/echo/v4"
 )
 
@@ -70,24 +71,10 @@ func wire(s *http.Server, opts []hangup.Option) *hangup.Guard {
 // would tell why.
 var warnServer, warnGuard sync.Once
 
-// probe has the values of the context it embeds, and unguarded as Done.
-type probe struct{ context.Context }
-
-var unguarded = make(chan struct{})
-
-func (probe) Done() <-chan struct{} { return unguarded }
-
 // guarded reports whether ctx is a request context that hangup guards, and
-// warns if it is not: Echo served without echohangup.Install (or
-// Middleware), as by e.StartServer(s) after hangup.Install(s) alone, which
-// drops hangup's handler.
-//
-// hangup.Gone tells: it returns ctx.Done() for a context it does not guard,
-// and a channel of its own otherwise. It is asked through probe, whose Done
-// is a sentinel, because calling Done on a guarded context would make the
-// cancelCtx that hangup makes only for those who wait on it.
+// logs the warning above if it is not.
 func guarded(ctx context.Context) bool {
-	if hangup.Gone(probe{ctx}) != unguarded {
+	if guardhook.Guarded(ctx) {
 		return true
 	}
 	warnGuard.Do(func() {

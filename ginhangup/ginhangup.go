@@ -46,6 +46,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/hangup-dev/hangup"
+	"github.com/hangup-dev/hangup/internal/guardhook"
 )
 
 // Run serves r on addr, as r.Run(addr) does, on an http.Server wired by
@@ -71,22 +72,10 @@ func RunListener(r *gin.Engine, ln net.Listener, opts ...hangup.Option) error {
 // logs 200 for clients that left and cancels nothing, and nothing says why.
 var warnOnce sync.Once
 
-// probe has the values of the context it embeds, and unguarded as Done.
-type probe struct{ context.Context }
-
-var unguarded = make(chan struct{})
-
-func (probe) Done() <-chan struct{} { return unguarded }
-
 // guarded reports whether ctx is a request context that hangup guards, and
 // logs the warning above if it is not.
-//
-// hangup.Gone tells: it returns ctx.Done() for a context it does not guard,
-// and a channel of its own otherwise. It is asked through probe, whose Done
-// is a sentinel, because calling Done on a guarded context would make the
-// cancelCtx that hangup makes only for those who wait on it.
 func guarded(ctx context.Context) bool {
-	if hangup.Gone(probe{ctx}) != unguarded {
+	if guardhook.Guarded(ctx) {
 		return true
 	}
 	warnOnce.Do(func() {
