@@ -2,6 +2,7 @@ package hangup
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
@@ -140,4 +141,16 @@ func (st *request) serverClosed() {
 		return
 	}
 	st.cancel(http.ErrServerClosed)
+}
+
+// tlsCloseNotify reports whether net/http's read of the request's TLS
+// connection ended because the client sent close_notify: the socket is
+// still established both ways (a FIN or an RST is the watcher's to report,
+// with its reason). (net/http's read does not end at the server's
+// ReadTimeout while a handler runs: TestTLSReadTimeoutIsNoCloseNotify.)
+func (st *request) tlsCloseNotify() bool {
+	if _, ok := st.c.nc.(*tls.Conn); !ok {
+		return false
+	}
+	return quietOpen(st.c)
 }

@@ -2,7 +2,6 @@ package hangup
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -262,18 +261,6 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 		h.ServeHTTP(st.writer(), &st.req)
 	}
 	returned = true
-}
-
-// tlsCloseNotify reports whether net/http's read of the request's TLS
-// connection ended because the client sent close_notify: the socket is
-// still established both ways (a FIN or an RST is the watcher's to report,
-// with its reason). (net/http's read does not end at the server's
-// ReadTimeout while a handler runs: TestTLSReadTimeoutIsNoCloseNotify.)
-func (st *request) tlsCloseNotify() bool {
-	if _, ok := st.c.nc.(*tls.Conn); !ok {
-		return false
-	}
-	return quietOpen(st.c)
 }
 
 // phase tells what the request is doing; st.mu is held.

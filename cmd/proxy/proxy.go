@@ -455,7 +455,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		return nil
 	}
 	rec := recordFrom(res.Request.Context())
-	if rec != nil && closeAfter(res.Request) {
+	if rec != nil && rec.closeAfter {
 		// Again: a 1xx answer cleared what forward set (see clientbody.go).
 		res.Header.Set("Connection", "close")
 	}
