@@ -9,12 +9,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -97,7 +95,7 @@ func TestStartWays(t *testing.T) {
 			if o.Status != hangup.StatusClientClosedRequest {
 				t.Errorf("Status = %d, want 499", o.Status)
 			}
-			if got := warned.all(); len(got) != 0 {
+			if got := warned.All(); len(got) != 0 {
 				t.Errorf("warned %q on a watched server", got)
 			}
 		})
@@ -124,7 +122,7 @@ func TestWarnsOnUnwatchedServer(t *testing.T) {
 		c.Send(adaptertest.GET)
 		c.ReadResponse()
 	}
-	got := warned.all()
+	got := warned.All()
 	if len(got) != 1 {
 		t.Fatalf("logged %q, want one warning", got)
 	}
@@ -157,7 +155,7 @@ func TestWarnsWithoutInstall(t *testing.T) {
 		c.Send(adaptertest.GET)
 		c.ReadResponse()
 	}
-	got := warned.all()
+	got := warned.All()
 	if len(got) != 1 {
 		t.Fatalf("logged %q, want one warning", got)
 	}
@@ -166,36 +164,11 @@ func TestWarnsWithoutInstall(t *testing.T) {
 	}
 }
 
-// warnings captures what is logged with slog's default logger while a test
-// runs (the tests of this package that call it do not run in parallel).
-type warnings struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func captureWarnings(t *testing.T) *warnings {
-	w := &warnings{}
-	old := slog.Default()
-	slog.SetDefault(slog.New(w))
-	t.Cleanup(func() { slog.SetDefault(old) })
+// captureWarnings records what is logged with slog's default logger while
+// the test runs, with the once-per-process warnings reset.
+func captureWarnings(t *testing.T) *adaptertest.Warnings {
 	echohangup.ResetWarnings()
-	return w
-}
-
-func (w *warnings) Enabled(context.Context, slog.Level) bool { return true }
-func (w *warnings) WithAttrs([]slog.Attr) slog.Handler       { return w }
-func (w *warnings) WithGroup(string) slog.Handler            { return w }
-func (w *warnings) Handle(_ context.Context, r slog.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, r.Level.String()+" "+r.Message)
-	return nil
-}
-
-func (w *warnings) all() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.msgs...)
+	return adaptertest.CaptureWarnings(t)
 }
 
 func dial(t *testing.T, addr string, overTLS bool) net.Conn {

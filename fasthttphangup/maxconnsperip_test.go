@@ -1,12 +1,9 @@
 package fasthttphangup_test
 
 import (
-	"context"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +46,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 	adaptertest.Eventually(t, "connection closed and forgotten", func() bool {
 		return g.Stats().Conns == 0 && g.Sockets() == 0
 	})
-	if got := warned.all(); len(got) != 0 {
+	if got := warned.All(); len(got) != 0 {
 		t.Errorf("warned %q", got)
 	}
 }
@@ -96,7 +93,7 @@ func TestMaxConnsPerIPWarns(t *testing.T) {
 		c.Leave(adaptertest.FIN)
 		adaptertest.Eventually(t, "connection closed", func() bool { return g.Stats().Conns == 0 })
 	}
-	got := warned.all()
+	got := warned.All()
 	if len(got) != 1 {
 		t.Fatalf("logged %q, want one warning", got)
 	}
@@ -105,33 +102,8 @@ func TestMaxConnsPerIPWarns(t *testing.T) {
 	}
 }
 
-// warnings captures what is logged with slog's default logger while a test
-// runs (the tests of this package that call it do not run in parallel).
-type warnings struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func captureWarnings(t *testing.T) *warnings {
-	w := &warnings{}
-	old := slog.Default()
-	slog.SetDefault(slog.New(w))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return w
-}
-
-func (w *warnings) Enabled(context.Context, slog.Level) bool { return true }
-func (w *warnings) WithAttrs([]slog.Attr) slog.Handler       { return w }
-func (w *warnings) WithGroup(string) slog.Handler            { return w }
-func (w *warnings) Handle(_ context.Context, r slog.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, r.Level.String()+" "+r.Message)
-	return nil
-}
-
-func (w *warnings) all() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.msgs...)
+// captureWarnings records what is logged with slog's default logger while
+// the test runs.
+func captureWarnings(t *testing.T) *adaptertest.Warnings {
+	return adaptertest.CaptureWarnings(t)
 }

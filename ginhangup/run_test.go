@@ -1,13 +1,10 @@
 package ginhangup_test
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -16,36 +13,11 @@ import (
 	"github.com/hangup-dev/hangup/internal/adaptertest"
 )
 
-// warnings captures what is logged with slog's default logger while a test
-// runs (the tests of this package that call it do not run in parallel).
-type warnings struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func captureWarnings(t *testing.T) *warnings {
-	w := &warnings{}
-	old := slog.Default()
-	slog.SetDefault(slog.New(w))
-	t.Cleanup(func() { slog.SetDefault(old) })
+// captureWarnings records what is logged with slog's default logger while
+// the test runs, with the once-per-process warnings reset.
+func captureWarnings(t *testing.T) *adaptertest.Warnings {
 	ginhangup.ResetWarning()
-	return w
-}
-
-func (w *warnings) Enabled(context.Context, slog.Level) bool { return true }
-func (w *warnings) WithAttrs([]slog.Attr) slog.Handler       { return w }
-func (w *warnings) WithGroup(string) slog.Handler            { return w }
-func (w *warnings) Handle(_ context.Context, r slog.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, r.Level.String()+" "+r.Message)
-	return nil
-}
-
-func (w *warnings) all() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.msgs...)
+	return adaptertest.CaptureWarnings(t)
 }
 
 // TestWarnsWithoutHangup: an engine served without hangup, as r.Run serves
@@ -70,7 +42,7 @@ func TestWarnsWithoutHangup(t *testing.T) {
 			t.Fatalf("status %d", res.StatusCode)
 		}
 	}
-	got := w.all()
+	got := w.All()
 	if len(got) != 1 {
 		t.Fatalf("logged %q, want one warning", got)
 	}
@@ -104,7 +76,7 @@ func TestRunListener(t *testing.T) {
 	if err := <-done; !errors.Is(err, net.ErrClosed) {
 		t.Errorf("RunListener returned %v, want net.ErrClosed", err)
 	}
-	if got := w.all(); len(got) != 0 {
+	if got := w.All(); len(got) != 0 {
 		t.Errorf("logged %q on a guarded server", got)
 	}
 }
