@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hangup-dev/hangup"
@@ -22,6 +23,9 @@ type record struct {
 	queueWait time.Duration
 	coalesced bool
 	body      *trackedBody // the client's request body, if any
+	// upstreamConn is the connection the request went upstream on, if the
+	// proxy's Transport dialed it (upstreamconn.go).
+	upstreamConn atomic.Pointer[upstreamConn]
 
 	status   int   // status written to the client; 0 if none
 	bytesOut int64 // response body bytes written to the client

@@ -34,6 +34,7 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
@@ -224,6 +225,7 @@ func New(cfg Config) (*Proxy, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 64
 		t.DisableCompression = true
+		t.DialContext = dialUpstream()
 		rt = t
 	}
 	p.transport = &upstreamTransport{rt: rt, timeout: cfg.UpstreamTimeout, m: p.m}
@@ -408,7 +410,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	}
 	// The upstream request's context carries the record, for the Transport,
 	// ModifyResponse and ErrorHandler.
-	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
+	ctx := context.WithValue(r.Context(), recordKey{}, rec)
+	if r.Body != nil && r.Body != http.NoBody {
+		// The connection, in case the upstream answers early (upstreamconn.go).
+		ctx = httptrace.WithClientTrace(ctx, upstreamConnTrace(rec, p.cfg.EarlyAnswerBuffer))
+	}
+	r = r.WithContext(ctx)
 	if r.Body != nil && r.Body != http.NoBody {
 		// r is our copy of the request: its Body is ours to replace.
 		rec.body = &trackedBody{rc: p.limitBody(p.newClientBody(w, r, r.Body))}
@@ -459,7 +466,14 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		// Again: a 1xx answer cleared what forward set (see clientbody.go).
 		res.Header.Set("Connection", "close")
 	}
-	if rec == nil || !rec.body.unread() {
+	if rec == nil {
+		return nil
+	}
+	if uc := rec.upstreamConn.Load(); uc != nil {
+		// A write that the upstream reset waits for this (upstreamconn.go).
+		defer uc.answered()()
+	}
+	if !rec.body.unread() {
 		return nil
 	}
 	if rec.http1 {

@@ -107,11 +107,13 @@ func TestH2ClientBodyTimeoutSlowUpstream(t *testing.T) {
 		up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ *hit) {
 			b := make([]byte, 1)
 			io.ReadFull(r.Body, b)
-			time.Sleep(1500 * time.Millisecond)
+			time.Sleep(3 * time.Second) // three body timeouts
 			n, err := io.Copy(io.Discard, r.Body)
 			fmt.Fprintf(w, "read %d %v", n+1, err)
 		})
-		h := startProxy(t, Config{Upstream: up.url, H2C: true, ClientBodyTimeout: 300 * time.Millisecond})
+		// The timeout is long enough that a client starved of CPU by a
+		// loaded machine does not pause for as long between its writes.
+		h := startProxy(t, Config{Upstream: up.url, H2C: true, ClientBodyTimeout: time.Second})
 		tr := &http.Transport{Protocols: new(http.Protocols)}
 		if h2 {
 			tr.Protocols.SetUnencryptedHTTP2(true)

@@ -1,0 +1,154 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http/httptrace"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Keeping an early answer that the upstream resets.
+//
+// A net/http upstream that answered before it read the request body resets
+// the connection 500 ms after its handler returned (see linger.go). Linux
+// keeps what had arrived of the answer readable after a reset; the proxy
+// loses the rest, in three ways, unless it has read the answer by then,
+// which a loaded machine does not promise:
+//
+//   - Bytes still in the upstream's send queue, because the proxy's receive
+//     window was full: the reset throws them away. So a connection that
+//     carries a request body gets a receive buffer that holds an early
+//     answer of Config.EarlyAnswerBuffer (within the system's
+//     net.core.rmem_max), and the upstream's kernel sends the answer at once.
+//     (Setting the buffer ends the kernel's tuning of it for that
+//     connection.)
+//   - The whole answer, when the Transport's write of the request body, which
+//     fails with the reset, reaches it before the answer's head does: it
+//     fails the request (502).
+//   - Bytes in the proxy's receive queue, when the Transport, after that
+//     failed write, closes the connection: the queue goes with it.
+//
+// So a write that fails because the upstream reset the connection waits
+// before it returns: for the answer's head to come in (at most answerGrace),
+// and then for the answer to be read ahead (modifyResponse settles the
+// connection), or for the connection to be closed (the client left, the
+// upstream timed out: the Transport closes it at once, as always). Only
+// connections the proxy's own Transport dialed (Config.Transport unset) are
+// treated so, and only over HTTP/1.
+
+// answerGrace bounds how long a write that the upstream reset waits for the
+// answer's head.
+const answerGrace = time.Second
+
+// upstreamConn is a connection that the proxy's Transport dialed.
+type upstreamConn struct {
+	net.Conn
+	mu      sync.Mutex
+	widened bool
+	head    chan struct{} // closed when the current request's answer came in
+	settled chan struct{} // closed when it was read ahead, or the connection closed
+}
+
+// dialUpstream dials as http.DefaultTransport does, and wraps the connection.
+func dialUpstream() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &upstreamConn{Conn: c}, nil
+	}
+}
+
+// carry readies c for a request with a body: its receive buffer holds an
+// early answer of want bytes, and a reset write waits for the answer.
+func (c *upstreamConn) carry(want int64) {
+	c.mu.Lock()
+	widen := !c.widened
+	c.widened = true
+	c.head, c.settled = make(chan struct{}), make(chan struct{})
+	c.mu.Unlock()
+	if tc, ok := c.Conn.(*net.TCPConn); ok && widen && want > 0 {
+		tc.SetReadBuffer(int(min(want+64<<10, 1<<30)))
+	}
+}
+
+// answered says that the current request's answer came in; the returned
+// settle, that it has been read ahead (or never will be).
+func (c *upstreamConn) answered() (settle func()) {
+	c.mu.Lock()
+	if c.head != nil {
+		close(c.head)
+		c.head = nil
+	}
+	c.mu.Unlock()
+	return c.settle
+}
+
+func (c *upstreamConn) settle() {
+	c.mu.Lock()
+	if c.head != nil {
+		close(c.head)
+		c.head = nil
+	}
+	if c.settled != nil {
+		close(c.settled)
+		c.settled = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *upstreamConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err == nil || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		return n, err
+	}
+	c.mu.Lock()
+	head, settled := c.head, c.settled
+	c.mu.Unlock()
+	if settled == nil {
+		return n, err // no request with a body waits for its answer
+	}
+	if head != nil {
+		t := time.NewTimer(answerGrace)
+		defer t.Stop()
+		select {
+		case <-head:
+		case <-settled:
+		case <-t.C:
+			return n, err // no answer came
+		}
+	}
+	<-settled
+	return n, err
+}
+
+// Close closes the connection, and lets a reset write waiting on it go on.
+func (c *upstreamConn) Close() error {
+	c.settle()
+	return c.Conn.Close()
+}
+
+// upstreamConnTrace records, in rec, the connection the Transport sends the
+// request on, if it is one of the proxy's own over HTTP/1, and readies it
+// for an early answer of up to want bytes.
+func upstreamConnTrace(rec *record, want int64) *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		c := info.Conn
+		if tc, ok := c.(*tls.Conn); ok {
+			if tc.ConnectionState().NegotiatedProtocol == "h2" {
+				return // streams: an early answer does not close the connection
+			}
+			c = tc.NetConn()
+		}
+		if uc, ok := c.(*upstreamConn); ok {
+			rec.upstreamConn.Store(uc)
+			uc.carry(want)
+		}
+	}}
+}
