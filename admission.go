@@ -33,12 +33,15 @@ type Admission struct {
 	limit   int
 	size    int
 	maxWait time.Duration
+	// releaseSlot is a.release, made once: the method value made afresh
+	// for each Acquire would be an allocation per request.
+	releaseSlot func()
 
 	mu      sync.Mutex
 	active  int       // slots held; guarded by mu
 	waiting list.List // of *admissionWaiter, oldest first; guarded by mu
 
-	full, timedOut, left atomic.Uint64
+	queued, full, timedOut, left atomic.Uint64
 }
 
 type admissionWaiter struct {
@@ -49,9 +52,16 @@ type admissionWaiter struct {
 
 // AdmissionStats is a snapshot of an Admission.
 type AdmissionStats struct {
+	// Active is how many slots are held, Waiting how many requests are in
+	// line now.
 	Active, Waiting int
-	// Dropped requests, by why: the line was full, they waited MaxWait,
-	// or their client left (or their context ended otherwise) while in line.
+	// Queued counts every request that joined the line since the Admission
+	// was made: those still waiting, those that got a slot after waiting,
+	// and those that left the line (TimedOut and Left).
+	Queued uint64
+	// Dropped requests, by why: the line was full (they never joined it),
+	// they waited maxWait, or their client left (or their context ended
+	// otherwise) while in line.
 	Full, TimedOut, Left uint64
 }
 
@@ -62,18 +72,22 @@ func NewAdmission(limit, queue int, maxWait time.Duration) *Admission {
 	if limit <= 0 || queue < 0 {
 		panic("hangup: NewAdmission needs limit > 0 and queue >= 0")
 	}
-	return &Admission{limit: limit, size: queue, maxWait: maxWait}
+	a := &Admission{limit: limit, size: queue, maxWait: maxWait}
+	a.releaseSlot = a.release
+	return a
 }
 
 // Acquire takes a slot, waiting in line if need be. It fails with
-// ErrQueueFull, ErrQueueTimeout or the cause of ctx. On success the caller
-// must call release exactly once when its work is done.
+// ErrQueueFull at once when the line is full, with ErrQueueTimeout after
+// maxWait in line, or with the cause of ctx when ctx ends first (a ctx
+// already done still gets a slot that is free). On success the caller must
+// call release exactly once when its work is done; a second call frees a
+// slot nobody held and lets one request too many in.
 func (a *Admission) Acquire(ctx context.Context) (release func(), err error) {
 	a.mu.Lock()
-	if a.active < a.limit && a.waiting.Len() == 0 {
-		a.active++
+	if a.takeFree() {
 		a.mu.Unlock()
-		return a.release, nil
+		return a.releaseSlot, nil
 	}
 	if a.waiting.Len() >= a.size {
 		a.mu.Unlock()
@@ -82,6 +96,7 @@ func (a *Admission) Acquire(ctx context.Context) (release func(), err error) {
 	}
 	w := &admissionWaiter{ready: make(chan struct{})}
 	w.elem = a.waiting.PushBack(w)
+	a.queued.Add(1)
 	a.mu.Unlock()
 
 	var expired <-chan time.Time
@@ -92,7 +107,7 @@ func (a *Admission) Acquire(ctx context.Context) (release func(), err error) {
 	}
 	select {
 	case <-w.ready:
-		return a.release, nil
+		return a.releaseSlot, nil
 	case <-ctx.Done():
 		err = context.Cause(ctx)
 		a.left.Add(1)
@@ -113,6 +128,30 @@ func (a *Admission) Acquire(ctx context.Context) (release func(), err error) {
 	return nil, err
 }
 
+// TryAcquire takes a slot if one is free and nobody is in line, without
+// waiting, as golang.org/x/sync/semaphore's TryAcquire does. When it fails
+// (ok false) it counts nothing: the caller may then Acquire or Wait, to
+// wait in line, knowing it will have waited. On success the caller must call
+// release exactly once when its work is done.
+func (a *Admission) TryAcquire() (release func(), ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.takeFree() {
+		return a.releaseSlot, true
+	}
+	return nil, false
+}
+
+// takeFree takes a slot if one is free and nobody is ahead in line; a.mu is
+// held.
+func (a *Admission) takeFree() bool {
+	if a.active < a.limit && a.waiting.Len() == 0 {
+		a.active++
+		return true
+	}
+	return false
+}
+
 // release hands the slot to the oldest waiter, or frees it.
 func (a *Admission) release() {
 	a.mu.Lock()
@@ -131,7 +170,7 @@ func (a *Admission) Stats() AdmissionStats {
 	a.mu.Lock()
 	s := AdmissionStats{Active: a.active, Waiting: a.waiting.Len()}
 	a.mu.Unlock()
-	s.Full, s.TimedOut, s.Left = a.full.Load(), a.timedOut.Load(), a.left.Load()
+	s.Queued, s.Full, s.TimedOut, s.Left = a.queued.Load(), a.full.Load(), a.timedOut.Load(), a.left.Load()
 	return s
 }
 

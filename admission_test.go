@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,4 +101,112 @@ func TestAdmissionTimeoutAndOrder(t *testing.T) {
 		}
 	}
 	release()
+}
+
+// TestAdmissionLeaverSkipped: a waiter whose context ends is taken out of
+// the line at once, and the slots go to the others in arrival order.
+func TestAdmissionLeaverSkipped(t *testing.T) {
+	a := hangup.NewAdmission(1, 10, 0)
+	hold, err := a.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errGone := errors.New("test: client gone")
+	ctxGone, cancel := context.WithCancelCause(context.Background())
+	order := make(chan int, 5)
+	gaveUp := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		ctx := context.Background()
+		if i == 2 {
+			ctx = ctxGone
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			release, err := a.Acquire(ctx)
+			if err != nil {
+				if i != 2 || !errors.Is(err, errGone) {
+					t.Errorf("waiter %d: %v", i, err)
+				}
+				close(gaveUp)
+				return
+			}
+			order <- i
+			release()
+		}()
+		waitFor(t, func() bool { return a.Stats().Waiting == i+1 }, "the waiter in line") // before the next one starts
+	}
+	cancel(errGone)
+	<-gaveUp
+	if st := a.Stats(); st.Waiting != 4 || st.Left != 1 || st.Queued != 5 {
+		t.Fatalf("stats %+v after a waiter gave up, want 4 waiting, 1 left, 5 queued", st)
+	}
+	hold()
+	wg.Wait()
+	close(order)
+	var got []int
+	for i := range order {
+		got = append(got, i)
+	}
+	if want := []int{0, 1, 3, 4}; !slices.Equal(got, want) {
+		t.Errorf("slots went to %v, want %v", got, want)
+	}
+	if st := a.Stats(); st.Active != 0 || st.Waiting != 0 {
+		t.Errorf("stats %+v at the end, want nothing held", st)
+	}
+}
+
+// TestAdmissionTryAcquire: TryAcquire takes a free slot, and when there is
+// none it neither waits nor counts.
+func TestAdmissionTryAcquire(t *testing.T) {
+	a := hangup.NewAdmission(1, 1, 0)
+	release, ok := a.TryAcquire()
+	if !ok {
+		t.Fatal("TryAcquire failed on a free Admission")
+	}
+	if _, ok := a.TryAcquire(); ok {
+		t.Fatal("TryAcquire took a second slot of one")
+	}
+	if st := a.Stats(); st != (hangup.AdmissionStats{Active: 1}) {
+		t.Errorf("stats %+v after a failed TryAcquire, want only the slot held", st)
+	}
+	release()
+	release, ok = a.TryAcquire()
+	if !ok {
+		t.Fatal("TryAcquire failed after the slot was released")
+	}
+	release()
+}
+
+// BenchmarkAdmission: a slot taken and given back, with a slot free
+// (free: the path of every request under capacity) and with every
+// goroutine contending for one slot (contended: through the line).
+func BenchmarkAdmission(b *testing.B) {
+	ctx := context.Background()
+	b.Run("free", func(b *testing.B) {
+		a := hangup.NewAdmission(1, 1, 0)
+		b.ReportAllocs()
+		for b.Loop() {
+			release, err := a.Acquire(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			release()
+		}
+	})
+	b.Run("contended", func(b *testing.B) {
+		a := hangup.NewAdmission(1, 1<<20, 0)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				release, err := a.Acquire(ctx)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				release()
+			}
+		})
+	})
 }

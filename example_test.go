@@ -114,3 +114,33 @@ func ExampleAdmission() {
 	fmt.Println(line.Stats().Active)
 	// Output: 0
 }
+
+// TryAcquire before Wait tells a request that must wait in line from one
+// that gets a slot at once: to say so, or to count it.
+func ExampleAdmission_TryAcquire() {
+	line := hangup.NewAdmission(1, 10, 0)
+	work := func(ctx context.Context, name string) (done func()) {
+		release, ok := line.TryAcquire()
+		if !ok {
+			fmt.Println(name, "waits for a slot")
+			var err error
+			if release, err = line.Wait(ctx); err != nil {
+				return func() {} // ErrQueueFull, ErrQueueTimeout, or the client left
+			}
+		}
+		fmt.Println(name, "works")
+		return release
+	}
+	first := work(context.Background(), "first")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	work(ctx, "second")() // gives up: first holds the slot
+	first()
+	work(context.Background(), "third")()
+	fmt.Println(line.Stats().Queued, "queued")
+	// Output:
+	// first works
+	// second waits for a slot
+	// third works
+	// 1 queued
+}

@@ -210,3 +210,17 @@ func expectGoneEnd(t *testing.T, e demo.Event, outcome, phase string) {
 			e.Outcome, e.Gone, e.Phase, e.Err, outcome, phase)
 	}
 }
+
+// waitBehindBusy occupies the demo's one worker with a minute of cpu work,
+// then sends a minute of work behind it, and returns once that one waits
+// for the worker: both connections and both requests' ids.
+func (d *testDemo) waitBehindBusy(work string) (busy, waiting net.Conn, busyID, id uint64) {
+	d.t.Helper()
+	busy = d.get("/slow?seconds=60&work=cpu")
+	busyID = d.waitStart(busy.LocalAddr())
+	d.waitKind(busyID, "work")
+	waiting = d.get("/slow?seconds=60&work=" + work)
+	id = d.waitStart(waiting.LocalAddr())
+	d.waitKind(id, "wait")
+	return busy, waiting, busyID, id
+}

@@ -40,11 +40,11 @@ type metrics struct {
 	workSeconds *prometheus.CounterVec
 	workTotal   *prometheus.CounterVec
 	inFlight    prometheus.Gauge
-	waiting     prometheus.Gauge
+	waiting     prometheus.GaugeFunc // the Admission's line, read at each scrape
 	uploadBytes prometheus.Counter
 }
 
-func newMetrics(g *hangup.Guard, works []string) *metrics {
+func newMetrics(g *hangup.Guard, line *hangup.Admission, works []string) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		workSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -59,10 +59,10 @@ func newMetrics(g *hangup.Guard, works []string) *metrics {
 			Name: "demo_work_in_flight",
 			Help: "Pieces of work running now.",
 		}),
-		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+		waiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "demo_work_waiting",
 			Help: "Requests waiting for a free worker.",
-		}),
+		}, func() float64 { return float64(line.Stats().Waiting) }),
 		uploadBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "demo_upload_bytes_total",
 			Help: "Upload body bytes read.",

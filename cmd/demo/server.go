@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		opts = append(opts, hangup.WithAccessLog(s.log))
 	}
 	s.guard = hangup.Install(s.srv, opts...)
-	s.metrics = newMetrics(s.guard, s.Works())
+	s.metrics = newMetrics(s.guard, s.admit, s.Works())
 	// The registry needs the Guard, so /metrics is registered last.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	return s, nil

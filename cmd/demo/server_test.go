@@ -118,13 +118,7 @@ func TestIgnoreDisconnectWasted(t *testing.T) {
 func TestWaitingForWorkerNeverStarts(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t, demo.Config{Workers: 1})
-	busy := d.get("/slow?seconds=60&work=cpu")
-	busyID := d.waitStart(busy.LocalAddr())
-	d.waitKind(busyID, "work")
-
-	c := d.get("/slow?seconds=60&work=sqlite")
-	id := d.waitStart(c.LocalAddr())
-	d.waitKind(id, "wait")
+	busy, c, busyID, id := d.waitBehindBusy("sqlite")
 	c.Close()
 	end := d.waitEvent("end of the waiting request", func(e demo.Event) bool {
 		if e.ID == id && e.Kind == "work" {
@@ -284,4 +278,19 @@ func TestQueueTimeout(t *testing.T) {
 		t.Errorf("body %q does not say why", body)
 	}
 	busy.Close()
+}
+
+// TestWaitingGauge: demo_work_waiting counts the requests in the worker
+// line, and no longer the one that got a worker after waiting.
+func TestWaitingGauge(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, demo.Config{Workers: 1})
+	busy, c, _, id := d.waitBehindBusy("cpu")
+	busy.Close()           // its worker goes to the waiting request
+	d.waitKind(id, "work") // (busy's end may come before or after)
+	if got := d.metric("demo_work_waiting"); got != 0 {
+		t.Errorf("demo_work_waiting = %v while the request that waited works, want 0", got)
+	}
+	c.Close()
+	d.waitKind(id, "end")
 }

@@ -74,16 +74,15 @@ func (s *Server) workContext(r *http.Request) (context.Context, context.CancelFu
 // runJob waits for a free worker (giving up when ctx is done), runs j on
 // it and reports its progress each second, to the log and the page.
 func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j job) jobResult {
-	if s.admit.Stats().Active >= s.cfg.Workers {
+	release, free := s.admit.TryAcquire()
+	if !free {
 		rs.log.Info("waiting for a free worker", "workers", s.cfg.Workers)
 		s.publish(rs, Event{Kind: "wait", Detail: fmt.Sprintf("all %d workers busy: waiting", s.cfg.Workers)})
-		s.metrics.waiting.Inc()
-		defer s.metrics.waiting.Dec()
-	}
-	release, err := s.admit.Wait(ctx)
-	if err != nil {
-		err = fmt.Errorf("gave up waiting for a worker: %w", err)
-		return jobResult{err: err, outcome: outcomeOf(r, err)}
+		var err error
+		if release, err = s.admit.Wait(ctx); err != nil {
+			err = fmt.Errorf("gave up waiting for a worker: %w", err)
+			return jobResult{err: err, outcome: outcomeOf(r, err)}
+		}
 	}
 	defer release()
 	s.metrics.inFlight.Inc()

@@ -18,15 +18,6 @@ var (
 	// response headers within Config.UpstreamTimeout. It maps to 504.
 	ErrUpstreamTimeout = errors.New("proxy: the upstream did not answer in time")
 
-	// ErrQueueFull is returned to a request that found every upstream slot
-	// busy and the waiting room full. It maps to 503 with Retry-After.
-	ErrQueueFull = errors.New("proxy: too many requests are waiting for the upstream")
-
-	// ErrQueueTimeout is returned to a request that waited Config.QueueTimeout
-	// for an upstream slot without getting one. It maps to 503 with
-	// Retry-After.
-	ErrQueueTimeout = errors.New("proxy: waited too long for a free upstream slot")
-
 	// errWaitersGone cancels a shared (coalesced) upstream request once its
 	// last waiter left. It matches hangup.ErrClientGone, so the outcome is
 	// counted as cancelled and logged as 499, like a lone client's departure.
@@ -49,9 +40,9 @@ var (
 // statusFor maps the error that ended a proxied request to the status sent
 // to the client (or, for 499, only logged), as Caddy does: client gone → 499,
 // the client's body malformed or cut short → 400, stalled → 408, too large
-// → 413, timeout → 504, full → 503, anything
-// else → 502. It decides with errors.Is,
-// never by message.
+// → 413, timeout → 504, the admission line full or waited out
+// (hangup.ErrQueueFull, hangup.ErrQueueTimeout) → 503, anything else → 502.
+// It decides with errors.Is, never by message.
 func statusFor(err error) int {
 	var ne net.Error
 	switch {
@@ -63,7 +54,7 @@ func statusFor(err error) int {
 		return http.StatusRequestTimeout
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout):
+	case errors.Is(err, hangup.ErrQueueFull), errors.Is(err, hangup.ErrQueueTimeout):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
@@ -110,7 +101,7 @@ func (p *Proxy) answerError(w http.ResponseWriter, rec *record, err error) {
 	case status == http.StatusServiceUnavailable:
 		secs := retryAfterSeconds(p.cfg.RetryAfter)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		if errors.Is(err, ErrQueueFull) {
+		if errors.Is(err, hangup.ErrQueueFull) {
 			msg = "503 Service Unavailable: the upstream is busy and too many requests are already waiting; retry in " + strconv.Itoa(secs) + " s."
 		} else {
 			msg = "503 Service Unavailable: the upstream stayed busy for " + p.cfg.QueueTimeout.String() + " while this request waited; retry in " + strconv.Itoa(secs) + " s."

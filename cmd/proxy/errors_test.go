@@ -21,8 +21,8 @@ func TestStatusFor(t *testing.T) {
 	}{
 		{&hangup.GoneError{}, 499},
 		{errWaitersGone, 499},
-		{ErrQueueFull, 503},
-		{fmt.Errorf("wrapped: %w", ErrQueueTimeout), 503},
+		{hangup.ErrQueueFull, 503},
+		{fmt.Errorf("wrapped: %w", hangup.ErrQueueTimeout), 503},
 		{ErrUpstreamTimeout, 504},
 		{context.DeadlineExceeded, 504},
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, 502},

@@ -15,60 +15,56 @@ import (
 //	hangup_proxy_upstream_requests_total{outcome}  counter  upstream requests by how they ended:
 //	                                                        completed, cancelled, error, timeout
 //	hangup_proxy_queue_depth                        gauge    requests waiting for an upstream slot
-//	hangup_proxy_queue_dropped_total{reason}        counter  requests that left the line without a slot:
-//	                                                        full, timeout, client_gone
+//	hangup_proxy_queued_total                       counter  requests that joined the line
+//	hangup_proxy_queue_dropped_total{reason}        counter  requests that left the line, or found it full,
+//	                                                        without a slot: full, timeout, client_gone
 //	hangup_proxy_coalesced_total                    counter  requests served by joining another's upstream request
+//
+// The queue's are read from the admission line's Stats at each scrape, so
+// that the line keeps its one count of each.
 const (
 	outcomeCompleted = "completed"
 	outcomeCancelled = "cancelled"
 	outcomeError     = "error"
 	outcomeTimeout   = "timeout"
-
-	dropFull       = "full"
-	dropTimeout    = "timeout"
-	dropClientGone = "client_gone"
 )
 
 type metrics struct {
 	upstream  *prometheus.CounterVec
-	drops     *prometheus.CounterVec
 	coalesced prometheus.Counter
-	depth     prometheus.GaugeFunc
+	line      *hangup.Admission // nil: no line, its metrics stay 0
+	depth     *prometheus.Desc
+	queued    *prometheus.Desc
+	dropped   *prometheus.Desc
 
 	// The counters of every label value, resolved once: a lookup by label
 	// per request hashes the value and takes the vector's lock.
 	byOutcome map[string]prometheus.Counter
-	byReason  map[string]prometheus.Counter
 }
 
-func newMetrics(depth func() int) *metrics {
+func newMetrics(line *hangup.Admission) *metrics {
 	m := &metrics{
 		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hangup_proxy_upstream_requests_total",
 			Help: "Requests sent to the upstream, by how they ended: completed, cancelled (every client left), error, timeout.",
 		}, []string{"outcome"}),
-		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hangup_proxy_queue_dropped_total",
-			Help: "Requests turned away by the admission queue, by reason: full, timeout, client_gone.",
-		}, []string{"reason"}),
 		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hangup_proxy_coalesced_total",
 			Help: "Requests served by joining another request's upstream request instead of sending their own.",
 		}),
-		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "hangup_proxy_queue_depth",
-			Help: "Requests waiting for a free upstream slot.",
-		}, func() float64 { return float64(depth()) }),
+		line: line,
+		depth: prometheus.NewDesc("hangup_proxy_queue_depth",
+			"Requests waiting for a free upstream slot.", nil, nil),
+		queued: prometheus.NewDesc("hangup_proxy_queued_total",
+			"Requests that had to wait in line for an upstream slot.", nil, nil),
+		dropped: prometheus.NewDesc("hangup_proxy_queue_dropped_total",
+			"Requests turned away by the admission queue, by reason: full, timeout, client_gone.", []string{"reason"}, nil),
 	}
 	// Every label value exists from the start, so dashboards and alerts see
 	// zeros rather than absent series.
 	m.byOutcome = make(map[string]prometheus.Counter)
 	for _, o := range []string{outcomeCompleted, outcomeCancelled, outcomeError, outcomeTimeout} {
 		m.byOutcome[o] = m.upstream.WithLabelValues(o)
-	}
-	m.byReason = make(map[string]prometheus.Counter)
-	for _, r := range []string{dropFull, dropTimeout, dropClientGone} {
-		m.byReason[r] = m.drops.WithLabelValues(r)
 	}
 	return m
 }
@@ -81,28 +77,31 @@ func (m *metrics) upstreamDone(outcome string) {
 	m.upstream.WithLabelValues(outcome).Inc()
 }
 
-func (m *metrics) dropped(reason string) {
-	if c, ok := m.byReason[reason]; ok {
-		c.Inc()
-		return
-	}
-	m.drops.WithLabelValues(reason).Inc()
-}
-
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.upstream.Describe(ch)
-	m.drops.Describe(ch)
 	m.coalesced.Describe(ch)
-	m.depth.Describe(ch)
+	ch <- m.depth
+	ch <- m.queued
+	ch <- m.dropped
 }
 
 // Collect implements prometheus.Collector.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.upstream.Collect(ch)
-	m.drops.Collect(ch)
 	m.coalesced.Collect(ch)
-	m.depth.Collect(ch)
+	var st hangup.AdmissionStats
+	if m.line != nil {
+		st = m.line.Stats()
+	}
+	ch <- prometheus.MustNewConstMetric(m.depth, prometheus.GaugeValue, float64(st.Waiting))
+	ch <- prometheus.MustNewConstMetric(m.queued, prometheus.CounterValue, float64(st.Queued))
+	for _, d := range []struct {
+		reason string
+		n      uint64
+	}{{"full", st.Full}, {"timeout", st.TimedOut}, {"client_gone", st.Left}} {
+		ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(d.n), d.reason)
+	}
 }
 
 // Collector returns the proxy's own metrics (hangup_proxy_*), to register

@@ -38,6 +38,7 @@ func TestAdminEndpoints(t *testing.T) {
 		`hangup_proxy_upstream_requests_total{outcome="error"} 0`,
 		`hangup_proxy_upstream_requests_total{outcome="timeout"} 0`,
 		"hangup_proxy_queue_depth 0",
+		"hangup_proxy_queued_total 0",
 		`hangup_proxy_queue_dropped_total{reason="full"} 0`,
 		`hangup_proxy_queue_dropped_total{reason="timeout"} 0`,
 		`hangup_proxy_queue_dropped_total{reason="client_gone"} 0`,

@@ -191,8 +191,8 @@ type Proxy struct {
 	cfg       Config
 	rp        *httputil.ReverseProxy
 	transport *upstreamTransport
-	queue     *queue     // nil without MaxInflight
-	co        *coalescer // nil without Coalesce
+	line      *hangup.Admission // the admission queue (queue.go); nil without MaxInflight
+	co        *coalescer        // nil without Coalesce
 	m         *metrics
 	log       *slog.Logger // nil: no logs
 	accessLog io.Writer    // nil: access lines go to log
@@ -215,8 +215,8 @@ func New(cfg Config) (*Proxy, error) {
 	for _, pf := range cfg.TrustedProxies {
 		p.fwd.trusted = append(p.fwd.trusted, unmapPrefix(pf).Masked())
 	}
-	p.m = newMetrics(func() int { return p.queue.depth() })
-	p.queue = newQueue(cfg.MaxInflight, cfg.Queue, cfg.QueueTimeout, p.m)
+	p.line = newLine(&cfg)
+	p.m = newMetrics(p.line)
 	if cfg.Coalesce {
 		p.co = newCoalescer(p, cfg.CoalesceVary, cfg.CoalesceBuffer, cfg.CoalesceLagTimeout)
 	}
@@ -387,7 +387,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 		p.linger(w, r, rec)
 		return
 	}
-	queued, err := p.queue.acquire(r.Context())
+	slot, queued, err := p.admit(r.Context())
 	rec.queued = queued
 	if queued {
 		rec.queueWait = time.Since(rec.start)
@@ -400,7 +400,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	release := func() {
 		if !released {
 			released = true
-			p.queue.release()
+			slot()
 		}
 	}
 	defer release()

@@ -1,28 +1,60 @@
 package proxy
 
 import (
-	"context"
-	"errors"
+	"bufio"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hangup-dev/hangup"
 )
 
-func queueHook(p *Proxy) chan int {
-	f, ch := signal()
-	p.queue.onWait = func() { f(1) }
-	return ch
+// waitQueued waits until n requests in all have joined the proxy's line.
+func waitQueued(t *testing.T, h *harness, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for h.p.line.Stats().Queued < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for request %d to queue", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// metric is the value of one series on the proxy's /metrics, as a
+// Prometheus scraper sees it: the proxy's own and the core's (hangup_*).
+func (h *harness) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	res, err := client(t).Get("http://" + h.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("/metrics: %s: %v", series, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", series)
+	return 0
 }
 
 // TestQueueClientLeaves: with one upstream slot, a queued client that
-// leaves is taken out of the line at once and never reaches the upstream.
+// leaves is taken out of the line at once and never reaches the upstream;
+// its work never started, so it is counted and logged in phase
+// before_handler, like any client that leaves hangup.Admission's line.
 func TestQueueClientLeaves(t *testing.T) {
 	u := newUpstream(t, nil)
-	var queued chan int
-	h := startProxyWith(t, Config{Upstream: u.url, MaxInflight: 1, Queue: 2}, func(p *Proxy) { queued = queueHook(p) })
+	h := startProxy(t, Config{Upstream: u.url, MaxInflight: 1, Queue: 2})
 
 	first := dial(t, h.addr)
 	write(t, first, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -30,17 +62,24 @@ func TestQueueClientLeaves(t *testing.T) {
 
 	leaver := dial(t, h.addr)
 	write(t, leaver, "GET /leaver HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitValue(t, queued, 1, "the second request to queue")
+	waitQueued(t, h, 1)
 	closeFIN(leaver)
 	line := h.logs.waitFor(t, "for the queued client that left", func(l map[string]any) bool { return l["uri"] == "/leaver" })
-	if line["status"] != 499.0 || line["queued"] != true {
-		t.Errorf("access log line = %v, want status 499, queued", line)
+	if line["status"] != 499.0 || line["queued"] != true || line["gone_phase"] != hangup.PhaseBeforeHandler.String() || line["gone_reason"] != hangup.ReasonClosed.String() {
+		t.Errorf("access log line = %v, want status 499, queued, gone_phase before_handler, gone_reason closed", line)
 	}
-	if d := h.p.queue.depth(); d != 0 {
-		t.Errorf("queue depth = %d after the queued client left, want 0", d)
-	}
-	if got := testCounter(t, h.p.m.drops.WithLabelValues(dropClientGone)); got != 1 {
-		t.Errorf("queue drops{client_gone} = %v, want 1", got)
+	for _, m := range []struct {
+		series string
+		want   float64
+	}{
+		{"hangup_proxy_queue_depth", 0},
+		{`hangup_proxy_queue_dropped_total{reason="client_gone"}`, 1},
+		{`hangup_client_gone_total{phase="before_handler"}`, 1},
+		{`hangup_client_gone_total{phase="handler"}`, 0},
+	} {
+		if got := h.metric(t, m.series); got != m.want {
+			t.Errorf("%s = %v after the queued client left, want %v", m.series, got, m.want)
+		}
 	}
 
 	// A third request queues behind the first. If the leaver were still in
@@ -48,7 +87,7 @@ func TestQueueClientLeaves(t *testing.T) {
 	// /leaver next.
 	third := dial(t, h.addr)
 	write(t, third, "GET /third HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitValue(t, queued, 1, "the third request to queue")
+	waitQueued(t, h, 2)
 	close(u.release)
 	if res, body := readResponse(t, first, "GET"); res.StatusCode != 200 || string(body) != "released /first" {
 		t.Fatalf("first: %d %q", res.StatusCode, body)
@@ -68,8 +107,7 @@ func TestQueueClientLeaves(t *testing.T) {
 // 503 with Retry-After at once.
 func TestQueueFull(t *testing.T) {
 	u := newUpstream(t, nil)
-	var queued chan int
-	h := startProxyWith(t, Config{Upstream: u.url, MaxInflight: 1, Queue: 2, RetryAfter: 3 * time.Second}, func(p *Proxy) { queued = queueHook(p) })
+	h := startProxy(t, Config{Upstream: u.url, MaxInflight: 1, Queue: 2, RetryAfter: 3 * time.Second})
 	c := client(t)
 
 	var wg sync.WaitGroup
@@ -90,8 +128,7 @@ func TestQueueFull(t *testing.T) {
 	wg.Add(2)
 	go get("/2")
 	go get("/3")
-	waitValue(t, queued, 1, "a request to queue")
-	waitValue(t, queued, 1, "another request to queue")
+	waitQueued(t, h, 2)
 
 	res, err := c.Get("http://" + h.addr + "/4")
 	if err != nil {
@@ -104,7 +141,7 @@ func TestQueueFull(t *testing.T) {
 	if !strings.Contains(body, "retry in 3 s") {
 		t.Errorf("body %q does not say when to retry", body)
 	}
-	if got := testCounter(t, h.p.m.drops.WithLabelValues(dropFull)); got != 1 {
+	if got := h.metric(t, `hangup_proxy_queue_dropped_total{reason="full"}`); got != 1 {
 		t.Errorf("queue drops{full} = %v, want 1", got)
 	}
 	close(u.release)
@@ -142,7 +179,7 @@ func TestQueueTimeout(t *testing.T) {
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
 		t.Errorf("queue timeout: %d Retry-After %q, want 503 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
 	}
-	if got := testCounter(t, h.p.m.drops.WithLabelValues(dropTimeout)); got != 1 {
+	if got := h.metric(t, `hangup_proxy_queue_dropped_total{reason="timeout"}`); got != 1 {
 		t.Errorf("queue drops{timeout} = %v, want 1", got)
 	}
 	close(u.release)
@@ -150,71 +187,6 @@ func TestQueueTimeout(t *testing.T) {
 	if n := u.hits.Load(); n != 1 {
 		t.Errorf("upstream hits = %d, want 1", n)
 	}
-}
-
-// TestQueueFIFO exercises the queue alone: slots go to waiters in arrival
-// order, and a waiter that gives up is skipped.
-func TestQueueFIFO(t *testing.T) {
-	m := newMetrics(func() int { return 0 })
-	q := newQueue(1, 10, 0, m)
-	entered := make(chan int, 10)
-	q.onWait = func() { entered <- 0 }
-	if _, err := q.acquire(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	order := make(chan int, 5)
-	var wg sync.WaitGroup
-	ctxGone, cancel := context.WithCancelCause(context.Background())
-	gaveUp := make(chan struct{})
-	for i := 0; i < 5; i++ {
-		ctx := context.Background()
-		if i == 2 {
-			ctx = ctxGone
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := q.acquire(ctx); err != nil {
-				if i != 2 || !errors.Is(err, errTestGone) {
-					t.Errorf("waiter %d: %v", i, err)
-				}
-				close(gaveUp)
-				return
-			}
-			order <- i
-			q.release()
-		}()
-		<-entered // in line before the next one starts
-	}
-	cancel(errTestGone)
-	<-gaveUp
-	if d := q.depth(); d != 4 {
-		t.Fatalf("depth = %d after a waiter gave up, want 4", d)
-	}
-	q.release()
-	wg.Wait()
-	close(order)
-	var got []int
-	for i := range order {
-		got = append(got, i)
-	}
-	if want := []int{0, 1, 3, 4}; !equalInts(got, want) {
-		t.Errorf("slots went to %v, want %v", got, want)
-	}
-}
-
-var errTestGone = errors.New("test: client gone")
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func readAll(t *testing.T, res *http.Response) string {
