@@ -112,7 +112,7 @@ func (c *reqCtx) Err() error {
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if st.ctx.cancelled.Load() {
+	if c.cancelled.Load() {
 		return context.Canceled
 	}
 	// Nobody has waited on this context, so no AfterFunc listens for
@@ -121,7 +121,7 @@ func (c *reqCtx) Err() error {
 	// does serverClosed look at the socket.
 	if st.hearsServerClose() && c.vals.Err() != nil {
 		st.serverClosed()
-		if st.ctx.cancelled.Load() {
+		if c.cancelled.Load() {
 			return context.Canceled
 		}
 	}

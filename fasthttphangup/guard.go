@@ -182,14 +182,14 @@ func (g *Guard) Handler(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 // response is still fasthttp's empty 200 once next returns, Serve hijacks
 // fctx so that the connection is closed without a response.
 func (g *Guard) Serve(fctx *fasthttp.RequestCtx, next func(ctx context.Context)) {
-	st := g.begin(fctx)
+	st, skip := g.begin(fctx)
 	returned := false
 	defer func() {
 		if st.finish() && returned {
 			sendNothing(fctx)
 		}
 	}()
-	if !st.skip {
+	if !skip {
 		next(&st.ctx)
 	}
 	returned = true

@@ -23,7 +23,6 @@ type request struct {
 	c      *conn // nil when the connection is not known
 	fctx   *fasthttp.RequestCtx
 	begun  time.Time
-	skip   bool // set by begin: the client left before; the handler is not called
 }
 
 // reqCtx is the request's context: a cancelCtx (so context.Cause works and
@@ -100,8 +99,10 @@ func MustFinish(h fasthttp.RequestHandler, deadline time.Duration) fasthttp.Requ
 	}
 }
 
-func (g *Guard) begin(fctx *fasthttp.RequestCtx) *request {
-	st := &request{g: g, fctx: fctx, begun: time.Now()}
+// begin starts the request fctx and reports whether its handler must not be
+// called (skip: the client left before it started).
+func (g *Guard) begin(fctx *fasthttp.RequestCtx) (st *request, skip bool) {
+	st = &request{g: g, fctx: fctx, begun: time.Now()}
 	cc, cancel := context.WithCancelCause(g.cfg.base)
 	st.ctx = reqCtx{Context: cc, st: st}
 	st.cancel = cancel
@@ -110,11 +111,11 @@ func (g *Guard) begin(fctx *fasthttp.RequestCtx) *request {
 	st.lc.Begin(st)
 	if c := g.lookup(fctx.Conn()); c != nil {
 		st.c = c
-		st.skip = c.reqs.Attach(&st.lc)
+		skip = c.reqs.Attach(&st.lc)
 	} else {
 		st.lc.Start()
 	}
-	return st
+	return st, skip
 }
 
 // finish ends the request once its handler returned and reports whether its
