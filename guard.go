@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 	"weak"
+
+	"github.com/hangup-dev/hangup/internal/lifecycle"
 )
 
 // A Guard cancels requests whose clients went away and keeps the books on
@@ -19,16 +21,7 @@ type Guard struct {
 	cfg config
 	srv *http.Server // set by Install
 
-	requests atomic.Uint64
-	inFlight atomic.Int64
-	gone     [numPhases]atomic.Uint64
-	detached atomic.Int64 // MustFinish requests running after their client left; written under detachMu
-
-	// A sync.WaitGroup cannot count detached work: a request may detach at
-	// any time, also while Shutdown waits at zero (its context ended while
-	// handlers ran), and an Add from zero concurrent with Wait is a misuse.
-	detachMu   sync.Mutex
-	detachIdle chan struct{} // closed when detached drops to zero; nil while it is zero; guarded by detachMu
+	books lifecycle.Books // the counters, and the policy of cfg they apply
 
 	mu    sync.Mutex
 	conns map[net.Conn]*conn // guarded by mu; connections seen by ConnContext
@@ -59,7 +52,11 @@ func (s Stats) GoneTotal() uint64 {
 // New returns a Guard that is not yet installed on a server: use its Handler
 // as middleware, or call Install instead.
 func New(opts ...Option) *Guard {
-	return &Guard{cfg: newConfig(opts), conns: make(map[net.Conn]*conn)}
+	g := &Guard{cfg: newConfig(opts), conns: make(map[net.Conn]*conn)}
+	g.books.DetachLimit = g.cfg.detachLimit
+	g.books.OnAbandon = onAbandon(g.cfg.onAbandon)
+	g.books.AccessLog = g.cfg.accessLog
+	return g
 }
 
 // Install wires srv so that every request's context is cancelled with cause
@@ -141,12 +138,12 @@ func (g *Guard) Handler(h http.Handler) http.Handler {
 // Stats returns a snapshot of the Guard's counters.
 func (g *Guard) Stats() Stats {
 	s := Stats{
-		Requests: g.requests.Load(),
-		InFlight: g.inFlight.Load(),
-		Detached: g.detached.Load(),
+		Requests: g.books.Requests.Load(),
+		InFlight: g.books.InFlight.Load(),
+		Detached: g.books.Detached.Load(),
 	}
 	for i := range s.Gone {
-		s.Gone[i] = g.gone[i].Load()
+		s.Gone[i] = g.books.Gone[i].Load()
 	}
 	g.mu.Lock()
 	s.Conns = len(g.conns)
@@ -168,44 +165,10 @@ func (g *Guard) Shutdown(ctx context.Context) error {
 		err = g.srv.Shutdown(ctx)
 	}
 	select {
-	case <-g.detachDone():
+	case <-g.books.DetachDone():
 		return err
 	case <-ctx.Done():
 		return errors.Join(err, context.Cause(ctx))
-	}
-}
-
-// detachDone returns a channel that is closed once no MustFinish request is
-// running after its client left.
-func (g *Guard) detachDone() <-chan struct{} {
-	g.detachMu.Lock()
-	defer g.detachMu.Unlock()
-	if g.detachIdle == nil {
-		return closedChan
-	}
-	return g.detachIdle
-}
-
-func (g *Guard) acquireDetach() bool {
-	g.detachMu.Lock()
-	defer g.detachMu.Unlock()
-	n := g.detached.Load()
-	if n >= int64(g.cfg.detachLimit) {
-		return false
-	}
-	g.detached.Store(n + 1)
-	if g.detachIdle == nil {
-		g.detachIdle = make(chan struct{})
-	}
-	return true
-}
-
-func (g *Guard) releaseDetach() {
-	g.detachMu.Lock()
-	defer g.detachMu.Unlock()
-	if g.detached.Add(-1) == 0 {
-		close(g.detachIdle)
-		g.detachIdle = nil
 	}
 }
 

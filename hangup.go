@@ -27,6 +27,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/hangup-dev/hangup/internal/lifecycle"
 )
 
 // ErrClientGone is the cause (see context.Cause) of a request context that
@@ -71,15 +73,8 @@ const (
 // Phases lists every phase in which a client can leave, in request order.
 var Phases = []Phase{PhaseBeforeHandler, PhaseReadingBody, PhaseHandler, PhaseWritingResponse}
 
-var phaseNames = [numPhases]string{"none", "before_handler", "reading_body", "handler", "writing_response"}
-
 // String returns the phase's name as used in metrics labels and logs.
-func (p Phase) String() string {
-	if p < numPhases {
-		return phaseNames[p]
-	}
-	return "unknown"
-}
+func (p Phase) String() string { return lifecycle.Phase(p).String() }
 
 // Reason says how hangup learned that the client went away.
 type Reason uint8
@@ -103,15 +98,8 @@ const (
 	ReasonNetHTTP
 )
 
-var reasonNames = [...]string{"none", "closed", "reset", "timeout", "stream_reset", "net_http"}
-
 // String returns the reason's name as used in logs.
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return "unknown"
-}
+func (r Reason) String() string { return lifecycle.Reason(r).String() }
 
 // Departure records that a client went away.
 type Departure struct {
@@ -139,24 +127,36 @@ func (e *GoneError) Is(target error) bool { return target == ErrClientGone }
 // alive after the client left. For a context that hangup does not guard, Gone
 // returns ctx.Done().
 func Gone(ctx context.Context) <-chan struct{} {
-	st := stateFrom(ctx)
-	if st == nil {
+	lr := lifecycle.From(ctx)
+	if lr == nil {
 		return ctx.Done()
 	}
-	return st.goneChan()
+	return lr.Gone()
 }
 
 // Departed reports whether the client of the request that ctx belongs to has
 // gone away, and when and in which phase. It reports false for a context that
 // hangup does not guard.
 func Departed(ctx context.Context) (Departure, bool) {
-	st := stateFrom(ctx)
-	if st == nil {
+	lr := lifecycle.From(ctx)
+	if lr == nil {
 		return Departure{}, false
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.departure, st.departure.Reason != ReasonNone
+	d, ok := lr.Departure()
+	return departureOf(d), ok
+}
+
+// SetRoute names the route of the request that ctx belongs to, for reports
+// and logs, when the router is not http.ServeMux (whose pattern hangup reads
+// by itself) or copies the request before matching (chi, gin). It reports
+// false for a context that hangup does not guard.
+func SetRoute(ctx context.Context, route string) bool {
+	lr := lifecycle.From(ctx)
+	if lr == nil {
+		return false
+	}
+	lr.SetRoute(route)
+	return true
 }
 
 // Report describes one request once its handler has returned. OnAbandon

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/hangup-dev/hangup/internal/lifecycle"
 )
 
 // MustFinish marks h as work that must finish even when its client goes away,
@@ -33,15 +35,6 @@ func MustFinish(h http.Handler, deadline time.Duration) http.Handler {
 // hangup or the client already left (the work has not started: nothing to
 // finish).
 func SetMustFinish(ctx context.Context, deadline time.Duration) bool {
-	st := stateFrom(ctx)
-	if st == nil || deadline <= 0 {
-		return false
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.departure.Reason != ReasonNone {
-		return false
-	}
-	st.mustFinish = deadline
-	return true
+	lr := lifecycle.From(ctx)
+	return lr != nil && lr.SetMustFinish(deadline)
 }

@@ -38,6 +38,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hangup-dev/hangup"
+	"github.com/hangup-dev/hangup/internal/lifecycle"
 	"github.com/valyala/fasthttp"
 )
 
@@ -57,10 +58,7 @@ type Guard struct {
 	nConns    atomic.Int64
 	nWatched  atomic.Int64
 
-	requests atomic.Uint64
-	inFlight atomic.Int64
-	gone     [len(hangup.Stats{}.Gone)]atomic.Uint64
-	detached atomic.Int64
+	books lifecycle.Books // the counters, and the policy of cfg they apply
 }
 
 // An Option configures a Guard.
@@ -121,6 +119,11 @@ func New(opts ...Option) *Guard {
 	for _, o := range opts {
 		o(&g.cfg)
 	}
+	g.books.DetachLimit = g.cfg.detachLimit
+	g.books.AccessLog = g.cfg.accessLog
+	if f := g.cfg.onAbandon; f != nil {
+		g.books.OnAbandon = func(r lifecycle.Report) { f(lifecycle.Core.PublicReport(r).(hangup.Report)) }
+	}
 	return g
 }
 
@@ -179,14 +182,14 @@ func (g *Guard) Handler(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 // response is still fasthttp's empty 200 once next returns, Serve hijacks
 // fctx so that the connection is closed without a response.
 func (g *Guard) Serve(fctx *fasthttp.RequestCtx, next func(ctx context.Context)) {
-	st := g.begin(fctx)
+	st, skip := g.begin(fctx)
 	returned := false
 	defer func() {
 		if st.finish() && returned {
 			sendNothing(fctx)
 		}
 	}()
-	if !st.skip {
+	if !skip {
 		next(&st.ctx)
 	}
 	returned = true
@@ -198,26 +201,14 @@ func (g *Guard) Serve(fctx *fasthttp.RequestCtx, next func(ctx context.Context))
 // in Gone; Detached counts MustFinish work running after its client left.
 func (g *Guard) Stats() hangup.Stats {
 	s := hangup.Stats{
-		Requests: g.requests.Load(),
-		InFlight: g.inFlight.Load(),
-		Detached: g.detached.Load(),
+		Requests: g.books.Requests.Load(),
+		InFlight: g.books.InFlight.Load(),
+		Detached: g.books.Detached.Load(),
 		Conns:    int(g.nConns.Load()),
 		Watched:  int(g.nWatched.Load()),
 	}
 	for i := range s.Gone {
-		s.Gone[i] = g.gone[i].Load()
+		s.Gone[i] = g.books.Gone[i].Load()
 	}
 	return s
-}
-
-func (g *Guard) acquireDetach() bool {
-	for {
-		n := g.detached.Load()
-		if n >= int64(g.cfg.detachLimit) {
-			return false
-		}
-		if g.detached.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
 }

@@ -2,40 +2,27 @@ package fasthttphangup
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/hangup-dev/hangup"
+	"github.com/hangup-dev/hangup/internal/lifecycle"
 	"github.com/valyala/fasthttp"
 )
 
 type stateKey struct{}
 
-// request is the Guard's state for one request; one allocation holds it and
-// the context handed to the handler.
+// request is the Guard's state for one request; one allocation holds it, the
+// lifecycle it shares with the net/http Guard, and the context handed to the
+// handler.
 type request struct {
+	lc     lifecycle.Request
 	ctx    reqCtx
 	cancel context.CancelCauseFunc
 	g      *Guard
 	c      *conn // nil when the connection is not known
 	fctx   *fasthttp.RequestCtx
 	begun  time.Time
-
-	prev, next *request // the conn's active list, guarded by c.mu
-
-	mu          sync.Mutex
-	skip        bool // set by begin: the client left before; the handler is not called
-	started     bool // the handler is called; set by begin
-	finished    bool // the handler returned
-	departure   hangup.Departure
-	goneCh      chan struct{} // made on demand by Gone
-	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
-	detached    bool          // holds a detach slot
-	detachTimer *time.Timer
-	route       string // set by SetRoute
 }
 
 // reqCtx is the request's context: a cancelCtx (so context.Cause works and
@@ -47,20 +34,13 @@ type reqCtx struct {
 }
 
 func (c *reqCtx) Value(key any) any {
-	if key == (stateKey{}) {
-		return c.st
+	if key == (lifecycle.Key{}) {
+		return &c.st.lc
 	}
 	return c.Context.Value(key)
 }
 
 func (c *reqCtx) String() string { return "fasthttphangup.requestContext" }
-
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-func stateFrom(ctx context.Context) *request {
-	st, _ := ctx.Value(stateKey{}).(*request)
-	return st
-}
 
 func stateOf(fctx *fasthttp.RequestCtx) *request {
 	st, _ := fctx.UserValue(stateKey{}).(*request)
@@ -80,46 +60,20 @@ func Context(fctx *fasthttp.RequestCtx) context.Context {
 
 // Departed reports whether the client of the request that ctx belongs to has
 // gone away, and when and in which phase. It reports false for a context that
-// no Guard made (see Context).
-func Departed(ctx context.Context) (hangup.Departure, bool) {
-	st := stateFrom(ctx)
-	if st == nil {
-		return hangup.Departure{}, false
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.departure, st.departure.Reason != hangup.ReasonNone
-}
+// no Guard made (see Context). It is hangup.Departed, which works on these
+// contexts too.
+func Departed(ctx context.Context) (hangup.Departure, bool) { return hangup.Departed(ctx) }
 
 // Gone returns a channel that is closed when the client of the request that
 // ctx belongs to goes away. Unlike ctx.Done(), it also fires for MustFinish
-// requests. For a context that no Guard made, Gone returns ctx.Done().
-func Gone(ctx context.Context) <-chan struct{} {
-	st := stateFrom(ctx)
-	if st == nil {
-		return ctx.Done()
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.goneCh == nil {
-		if st.departure.Reason != hangup.ReasonNone {
-			return closedChan
-		}
-		st.goneCh = make(chan struct{})
-	}
-	return st.goneCh
-}
+// requests. For a context that no Guard made, Gone returns ctx.Done(). It is
+// hangup.Gone, which works on these contexts too.
+func Gone(ctx context.Context) <-chan struct{} { return hangup.Gone(ctx) }
 
 // SetRoute records the route pattern that served the request of ctx, for
-// Report.Route and the access log. Routers call it; it does nothing for a
-// context that no Guard made.
-func SetRoute(ctx context.Context, route string) {
-	if st := stateFrom(ctx); st != nil {
-		st.mu.Lock()
-		st.route = route
-		st.mu.Unlock()
-	}
-}
+// Report.Route and the access log, and reports whether a Guard made ctx.
+// Routers call it. It is hangup.SetRoute, which works on these contexts too.
+func SetRoute(ctx context.Context, route string) bool { return hangup.SetRoute(ctx, route) }
 
 // MustFinish marks h as work that must finish even when its client goes
 // away, as hangup.MustFinish does for net/http: the request's context is not
@@ -128,125 +82,95 @@ func SetRoute(ctx context.Context, route string) {
 // cause matching hangup.ErrDetachTimeout, and only while fewer than the
 // Guard's detach limit of such requests run at once (beyond it the cause
 // matches hangup.ErrDetachLimit). fasthttp.Server.Shutdown waits for it as
-// for any handler.
+// for any handler. A request whose client already left when h is reached
+// does not get the policy (as hangup.SetMustFinish refuses it): its context
+// is cancelled already, and h runs as it is.
 //
 // MustFinish needs a Guard in front of it; without one, h runs unchanged. It
-// panics if deadline is not positive.
+// panics if deadline is not positive. Middleware that sees a context rather
+// than a handler can call hangup.SetMustFinish on Context(fctx).
 func MustFinish(h fasthttp.RequestHandler, deadline time.Duration) fasthttp.RequestHandler {
 	if deadline <= 0 {
 		panic("fasthttphangup: MustFinish needs a positive deadline")
 	}
 	return func(fctx *fasthttp.RequestCtx) {
-		if st := stateOf(fctx); st != nil {
-			st.mu.Lock()
-			st.mustFinish = deadline
-			st.mu.Unlock()
-		}
+		hangup.SetMustFinish(Context(fctx), deadline)
 		h(fctx)
 	}
 }
 
-func (g *Guard) begin(fctx *fasthttp.RequestCtx) *request {
-	st := &request{g: g, fctx: fctx, begun: time.Now()}
+// begin starts the request fctx and reports whether its handler must not be
+// called (skip: the client left before it started).
+func (g *Guard) begin(fctx *fasthttp.RequestCtx) (st *request, skip bool) {
+	st = &request{g: g, fctx: fctx, begun: time.Now()}
 	cc, cancel := context.WithCancelCause(g.cfg.base)
 	st.ctx = reqCtx{Context: cc, st: st}
 	st.cancel = cancel
 	// fasthttp resets user values after every request.
 	fctx.SetUserValue(stateKey{}, st)
-	g.requests.Add(1)
-	g.inFlight.Add(1)
+	st.lc.Begin(st)
 	if c := g.lookup(fctx.Conn()); c != nil {
 		st.c = c
-		var d hangup.Departure
-		if d, st.skip = c.attach(st); d.Reason != hangup.ReasonNone {
-			st.clientGone(d.Reason, d.At)
-		}
+		skip = c.reqs.Attach(&st.lc)
 	} else {
-		st.started = true
+		st.lc.Start()
 	}
-	return st
-}
-
-// clientGone records that the client left and cancels the request, unless it
-// must finish.
-func (st *request) clientGone(reason hangup.Reason, at time.Time) {
-	st.mu.Lock()
-	if st.finished || st.departure.Reason != hangup.ReasonNone {
-		st.mu.Unlock()
-		return
-	}
-	phase := hangup.PhaseHandler
-	if !st.started {
-		phase = hangup.PhaseBeforeHandler
-	}
-	st.departure = hangup.Departure{At: at, Phase: phase, Reason: reason}
-	if st.goneCh != nil {
-		close(st.goneCh)
-	}
-	cause := &hangup.GoneError{Departure: st.departure}
-	st.g.gone[phase].Add(1)
-	if st.mustFinish > 0 && st.started {
-		if st.g.acquireDetach() {
-			st.detached = true
-			st.detachTimer = time.AfterFunc(st.mustFinish, func() {
-				st.cancel(fmt.Errorf("%w: %w", hangup.ErrDetachTimeout, cause))
-			})
-			st.mu.Unlock()
-			return
-		}
-		st.mu.Unlock()
-		st.cancel(fmt.Errorf("%w: %w", hangup.ErrDetachLimit, cause))
-		return
-	}
-	st.mu.Unlock()
-	st.cancel(cause)
+	return st, skip
 }
 
 // finish ends the request once its handler returned and reports whether its
 // client had left with nothing written: the response is still the empty 200
-// fasthttp would send for a handler that set nothing. Once the request is
-// detached and finished no departure can land on it, so the answer cannot
-// change after the caller acts on it.
+// fasthttp would send for a handler that set nothing (see
+// lifecycle.Request.Finish).
 func (st *request) finish() (silent bool) {
-	g := st.g
+	var lc *lifecycle.Conn
 	if st.c != nil {
-		st.c.detach(st)
+		lc = &st.c.reqs
 	}
-	st.mu.Lock()
-	st.finished = true
-	d := st.departure
-	detached := st.detached
-	st.detached = false
-	if st.detachTimer != nil {
-		st.detachTimer.Stop()
+	e := st.lc.Finish(lc)
+	if st.lc.Reports(e) {
+		st.lc.Report(e, st.report(), time.Now())
 	}
-	mustFinish := st.mustFinish > 0
-	route := st.route
-	st.mu.Unlock()
-	silent = d.Reason != hangup.ReasonNone && unanswered(st.fctx)
-	if detached {
-		g.detached.Add(-1)
-	}
-	st.cancel(context.Canceled)
-	g.inFlight.Add(-1)
+	return e.Silent
+}
 
-	if d.Reason == hangup.ReasonNone && g.cfg.accessLog == nil {
+// Books is the lifecycle's Shell method: the Guard's counters.
+func (st *request) Books() *lifecycle.Books { return &st.g.books }
+
+// Cancel is the lifecycle's Shell method.
+func (st *request) Cancel(cause error) { st.cancel(cause) }
+
+// Phase is the lifecycle's Shell method. fasthttp reads the whole body
+// before the handler runs and sends the response after it returned, so a
+// handler that runs is in phase handler.
+func (st *request) Phase() lifecycle.Phase { return lifecycle.PhaseHandler }
+
+// Woken is the lifecycle's Shell method; fasthttp has no CloseNotify.
+func (st *request) Woken() {}
+
+// Answered is the lifecycle's Shell method. fasthttp sends, after the
+// handler returned, whatever it set: a status, a header or a body is an
+// answer (headers alone, for HEAD or with an ETag, are one), and only the
+// response as fasthttp made it is not.
+func (st *request) Answered() bool { return !unanswered(st.fctx) }
+
+// Complete is the lifecycle's Shell method, the rule of hangup's Complete:
+// a body of unknown length (a stream) or one shorter than the Content-Length
+// the handler set itself is not complete.
+func (st *request) Complete() bool {
+	r := &st.fctx.Response
+	if !st.Answered() || st.fctx.Hijacked() {
 		return false
 	}
-	end := time.Now()
-	rep := st.report(d, end)
-	rep.Route = route
-	rep.MustFinish = mustFinish
-	if d.Reason != hangup.ReasonNone {
-		rep.StoppedAfter = max(end.Sub(d.At), 0)
-		if f := g.cfg.onAbandon; f != nil {
-			f(rep)
-		}
+	declared := int64(-1)
+	if cl := r.Header.Peek(fasthttp.HeaderContentLength); len(cl) > 0 {
+		declared = int64(r.Header.ContentLength())
 	}
-	if l := g.cfg.accessLog; l != nil {
-		logAccess(l, rep)
+	written := int64(-1)
+	if !r.IsBodyStream() {
+		written = int64(len(r.Body()))
 	}
-	return silent
+	return lifecycle.Complete(r.StatusCode(), st.fctx.IsHead(), declared, written)
 }
 
 // unanswered reports whether the handler left fctx's response as fasthttp
@@ -291,16 +215,15 @@ func sendNothing(fctx *fasthttp.RequestCtx) {
 	fctx.Hijack(func(c net.Conn) { c.Close() })
 }
 
-func (st *request) report(d hangup.Departure, end time.Time) hangup.Report {
+// report is what fasthttp knows of the request, for lifecycle.Request.Report.
+func (st *request) report() lifecycle.Report {
 	fctx := st.fctx
-	rep := hangup.Report{
-		Departure:  d,
+	rep := lifecycle.Report{
 		Method:     string(fctx.Method()),
 		Path:       string(fctx.Path()),
 		Proto:      string(fctx.Request.Header.Protocol()),
 		RemoteAddr: fctx.RemoteAddr().String(),
 		Start:      st.begun,
-		Elapsed:    end.Sub(st.begun),
 		Status:     fctx.Response.StatusCode(),
 	}
 	// Body() would drain a streamed body into memory: count only what
@@ -312,9 +235,4 @@ func (st *request) report(d hangup.Departure, end time.Time) hangup.Report {
 		rep.BytesOut = int64(len(fctx.Response.Body()))
 	}
 	return rep
-}
-
-// logAccess writes the line hangup.WithAccessLog writes.
-func logAccess(l *slog.Logger, rep hangup.Report) {
-	l.LogAttrs(context.Background(), slog.LevelInfo, "request", rep.Attrs()...)
 }
