@@ -84,7 +84,7 @@ func TestEarlyAnswerSurvives(t *testing.T) {
 		t.Errorf("%d access log lines for %d requests", lines, trials)
 	}
 	if st := s.g.Stats(); st.GoneTotal() != goneAfterAnswer {
-		t.Errorf("Stats counts %d departures (by phase: %v), the log %d, all after the whole answer", st.GoneTotal(), st.Gone, goneAfterAnswer)
+		t.Errorf("Stats counts %d departures (stats %+v), the log %d, all after the whole answer", st.GoneTotal(), st, goneAfterAnswer)
 	}
 }
 

@@ -33,20 +33,42 @@ type Guard struct {
 type Stats struct {
 	Requests uint64 // requests seen
 	InFlight int64  // requests whose handler is running
-	// Gone counts requests whose client went away, indexed by Phase.
-	Gone     [numPhases]uint64
-	Detached int64 // MustFinish requests still running after their client left
-	Conns    int   // connections the Guard currently tracks
-	Watched  int   // of those, connections watched by the kernel-event watcher
+	Detached int64  // MustFinish requests still running after their client left
+	Conns    int    // connections the Guard currently tracks
+	Watched  int    // of those, connections watched by the kernel-event watcher
+	gone     [numPhases]uint64
+}
+
+// GoneIn is the number of requests whose client went away in phase p; 0 for
+// a Phase that is none of Phases.
+func (s Stats) GoneIn(p Phase) uint64 {
+	if p >= numPhases {
+		return 0
+	}
+	return s.gone[p]
 }
 
 // GoneTotal is the number of requests whose client went away, in any phase.
 func (s Stats) GoneTotal() uint64 {
 	var n uint64
-	for _, v := range s.Gone {
+	for _, v := range s.gone {
 		n += v
 	}
 	return n
+}
+
+// statsOf is the Stats of books, with the connection counts left to the
+// caller.
+func statsOf(b *lifecycle.Books) Stats {
+	s := Stats{
+		Requests: b.Requests.Load(),
+		InFlight: b.InFlight.Load(),
+		Detached: b.Detached.Load(),
+	}
+	for i := range s.gone {
+		s.gone[i] = b.Gone[i].Load()
+	}
+	return s
 }
 
 // New returns a Guard that is not yet installed on a server: use its Handler
@@ -137,14 +159,7 @@ func (g *Guard) Handler(h http.Handler) http.Handler {
 
 // Stats returns a snapshot of the Guard's counters.
 func (g *Guard) Stats() Stats {
-	s := Stats{
-		Requests: g.books.Requests.Load(),
-		InFlight: g.books.InFlight.Load(),
-		Detached: g.books.Detached.Load(),
-	}
-	for i := range s.Gone {
-		s.Gone[i] = g.books.Gone[i].Load()
-	}
+	s := statsOf(&g.books)
 	g.mu.Lock()
 	s.Conns = len(g.conns)
 	for _, c := range g.conns {

@@ -70,8 +70,11 @@ const (
 	numPhases
 )
 
-// Phases lists every phase in which a client can leave, in request order.
-var Phases = []Phase{PhaseBeforeHandler, PhaseReadingBody, PhaseHandler, PhaseWritingResponse}
+// Phases returns every phase in which a client can leave, in request order
+// (a new slice each time).
+func Phases() []Phase {
+	return []Phase{PhaseBeforeHandler, PhaseReadingBody, PhaseHandler, PhaseWritingResponse}
+}
 
 // String returns the phase's name as used in metrics labels and logs.
 func (p Phase) String() string { return lifecycle.Phase(p).String() }

@@ -222,7 +222,7 @@ func TestBeforeHandler(t *testing.T) {
 	if len(phases) != 2 || phases[1] != hangup.PhaseBeforeHandler {
 		t.Errorf("phases %v, want [handler before_handler]", phases)
 	}
-	if st := s.g.Stats(); st.Gone[hangup.PhaseBeforeHandler] != 1 {
+	if st := s.g.Stats(); st.GoneIn(hangup.PhaseBeforeHandler) != 1 {
 		t.Errorf("stats %+v, want one before_handler", st)
 	}
 }

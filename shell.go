@@ -17,6 +17,7 @@ func init() {
 	lifecycle.Core.DetachTimeout = ErrDetachTimeout
 	lifecycle.Core.DetachLimit = ErrDetachLimit
 	lifecycle.Core.PublicReport = func(rep lifecycle.Report) any { return reportOf(rep) }
+	lifecycle.Core.PublicStats = func(b *lifecycle.Books) any { return statsOf(b) }
 }
 
 // The lifecycle counts phases and names reasons in this package's numbers:

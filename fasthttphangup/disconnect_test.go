@@ -49,8 +49,8 @@ func TestPipelinedAfterFIN(t *testing.T) {
 	}
 	adaptertest.Eventually(t, "requests finished", func() bool { return g.Stats().Requests == 2 && g.Stats().InFlight == 0 })
 	st := g.Stats()
-	if st.Gone[hangup.PhaseHandler] != 1 || st.Gone[hangup.PhaseBeforeHandler] != 1 {
-		t.Errorf("gone = %v, want one in handler and one before", st.Gone)
+	if st.GoneIn(hangup.PhaseHandler) != 1 || st.GoneIn(hangup.PhaseBeforeHandler) != 1 {
+		t.Errorf("stats = %+v, want one gone in handler and one before", st)
 	}
 	if rec.Pending() != 0 {
 		t.Error("the second request reached the handler")

@@ -67,7 +67,7 @@ func ExampleMustFinish() {
 func ExampleGuard_Stats() {
 	g := fasthttphangup.Install(&fasthttp.Server{Handler: func(*fasthttp.RequestCtx) {}})
 	st := g.Stats()
-	fmt.Println(st.InFlight, st.GoneTotal(), st.Gone[hangup.PhaseHandler])
+	fmt.Println(st.InFlight, st.GoneTotal(), st.GoneIn(hangup.PhaseHandler))
 	// Output: 0 0 0
 }
 

@@ -200,15 +200,7 @@ func (g *Guard) Serve(fctx *fasthttp.RequestCtx, next func(ctx context.Context))
 // have served a request and are still open). Departures are counted by phase
 // in Gone; Detached counts MustFinish work running after its client left.
 func (g *Guard) Stats() hangup.Stats {
-	s := hangup.Stats{
-		Requests: g.books.Requests.Load(),
-		InFlight: g.books.InFlight.Load(),
-		Detached: g.books.Detached.Load(),
-		Conns:    int(g.nConns.Load()),
-		Watched:  int(g.nWatched.Load()),
-	}
-	for i := range s.Gone {
-		s.Gone[i] = g.books.Gone[i].Load()
-	}
+	s := lifecycle.Core.PublicStats(&g.books).(hangup.Stats)
+	s.Conns, s.Watched = int(g.nConns.Load()), int(g.nWatched.Load())
 	return s
 }

@@ -66,6 +66,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the current figures.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var sum hangup.Stats
+	phases := hangup.Phases()
+	gone := make([]uint64, len(phases))
 	for _, src := range c.sources {
 		s := src.Stats()
 		sum.Requests += s.Requests
@@ -73,14 +75,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		sum.Detached += s.Detached
 		sum.Conns += s.Conns
 		sum.Watched += s.Watched
-		for i := range s.Gone {
-			sum.Gone[i] += s.Gone[i]
+		for i, p := range phases {
+			gone[i] += s.GoneIn(p)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(sum.InFlight))
 	ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(sum.Requests))
-	for _, p := range hangup.Phases {
-		ch <- prometheus.MustNewConstMetric(goneDesc, prometheus.CounterValue, float64(sum.Gone[p]), p.String())
+	for i, p := range phases {
+		ch <- prometheus.MustNewConstMetric(goneDesc, prometheus.CounterValue, float64(gone[i]), p.String())
 	}
 	ch <- prometheus.MustNewConstMetric(detachedDesc, prometheus.GaugeValue, float64(sum.Detached))
 	ch <- prometheus.MustNewConstMetric(connsDesc, prometheus.GaugeValue, float64(sum.Watched), "true")

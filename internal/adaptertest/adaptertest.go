@@ -137,7 +137,7 @@ func ClientLeaves(t *testing.T, s Server) {
 				t.Errorf("Status = %d, want %d", o.Status, hangup.StatusClientClosedRequest)
 			}
 			Eventually(t, "request finished", func() bool { return g.Stats().InFlight == 0 })
-			if st := g.Stats(); st.Requests != 1 || st.Gone[hangup.PhaseHandler] != 1 || st.GoneTotal() != 1 {
+			if st := g.Stats(); st.Requests != 1 || st.GoneIn(hangup.PhaseHandler) != 1 || st.GoneTotal() != 1 {
 				t.Errorf("stats %+v, want 1 request, gone in phase handler", st)
 			}
 		})

@@ -95,6 +95,9 @@ var Core struct {
 	// PublicReport returns rep as a hangup.Report, for the OnAbandon hooks
 	// of the shells outside package hangup.
 	PublicReport func(rep Report) any
+	// PublicStats returns the hangup.Stats of b, without its connection
+	// counts, for the shells outside package hangup.
+	PublicStats func(b *Books) any
 }
 
 // Key is the context key under which a request's context answers with its
