@@ -110,7 +110,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "hangup %s: %v\n", args[0], err)
+		// The mark is for this switch, not for the user: the message
+		// already says what to fix.
+		fmt.Fprintf(stderr, "hangup %s: %s\n", args[0], strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
 		return 2
 	default:
 		fmt.Fprintf(stderr, "hangup %s: %v\n", args[0], err)

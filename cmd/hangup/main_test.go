@@ -144,7 +144,8 @@ func TestHelpProcess(t *testing.T) {
 			}
 			okStderr := stderr.Len() == 0
 			if tc.stderrLine != "" {
-				okStderr = strings.Count(stderr.String(), "\n") == 1 && strings.Contains(stderr.String(), tc.stderrLine)
+				okStderr = strings.Count(stderr.String(), "\n") == 1 && strings.Contains(stderr.String(), tc.stderrLine) &&
+					!strings.Contains(stderr.String(), errUsage.Error())
 			}
 			okStdout := strings.HasPrefix(stdout.String(), tc.stdout) && (tc.stdout != "" || stdout.Len() == 0)
 			if code != tc.code || !okStdout || !okStderr {
