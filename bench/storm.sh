@@ -201,7 +201,7 @@ start_demo() {
 	shift
 	for try in $(seq "$SQLITE_TRIES"); do
 		DEMO_PORT=$("$ST" ports 1)
-		local flags=(--addr "127.0.0.1:$DEMO_PORT" --workers "${WORKERS[$work]}" --data "$TMP/sqlite")
+		local flags=(--listen "127.0.0.1:$DEMO_PORT" --max-inflight "${WORKERS[$work]}" --data "$TMP/sqlite")
 		[ "$work" != postgres ] || flags+=(--db "$PGURL" --db-pool "${WORKERS[$work]}")
 		mkdir -p "$TMP/sqlite"
 		"$H" demo "${flags[@]}" "$@" >"$TMP/logs/demo-$CELL.log" 2>&1 &

@@ -283,10 +283,10 @@ func table(dir string) {
 	for _, w := range m.Works {
 		switch w {
 		case "postgres":
-			p("- **postgres**: `--workers %d --db-pool %d`, `seconds=%s`: each request holds one of %d PostgreSQL connections for `SELECT pg_sleep(%s)`, an exact service time; cancelling sends PostgreSQL a cancel request.\n",
+			p("- **postgres**: `--max-inflight %d --db-pool %d`, `seconds=%s`: each request holds one of %d PostgreSQL connections for `SELECT pg_sleep(%s)`, an exact service time; cancelling sends PostgreSQL a cancel request.\n",
 				m.Params.Workers[w], m.Params.Workers[w], m.Params.Seconds[w], m.Params.Workers[w], m.Params.Seconds[w])
 		case "sqlite":
-			p("- **sqlite**: `--workers %d`, `seconds=%s`: a recursive-CTE count in the embedded SQLite, pure CPU, sized at the demo's startup to take %s s on an idle core; interrupted by `sqlite3_interrupt`. With %d workers on 2 cores the queries run at about their calibrated speed, but they compete with everything else on the machine, so the real service time is measured, not assumed. "+
+			p("- **sqlite**: `--max-inflight %d`, `seconds=%s`: a recursive-CTE count in the embedded SQLite, pure CPU, sized at the demo's startup to take %s s on an idle core; interrupted by `sqlite3_interrupt`. With %d workers on 2 cores the queries run at about their calibrated speed, but they compete with everything else on the machine, so the real service time is measured, not assumed. "+
 				"The demo's startup calibration varies a lot between starts on this (virtual) machine — from 0.35 to 6.2 million rows/s across the cells of one earlier run, so that `seconds=1` meant anything from 0.06 s to 3 s of work — so the script takes as reference the median calibration of 5 starts (%.2f million rows/s here) and restarts a cell's demo (up to 10 times) until its calibration is within ±%.0f%% of it. Even so, SQLite's service time moves with the machine's other work (cells run with a calibration still off are marked †): PostgreSQL's is the one to trust.\n",
 				m.Params.Workers[w], m.Params.Seconds[w], m.Params.Seconds[w], m.Params.Workers[w], m.Params.SQLiteRate/1e6, 100*m.Params.SQLiteTol)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hangup-dev/hangup/cmd/demo"
+	"github.com/hangup-dev/hangup/cmd/internal/bytesize"
 )
 
 func init() {
@@ -20,45 +21,17 @@ func init() {
 
 // demoFlags are the flags of "hangup demo".
 type demoFlags struct {
-	addr        string
+	listen      string
 	cfg         demo.Config
 	logFormat   string
-	maxUpload   int64
-	uploadRate  int64
-	accessLog   bool
 	dbPoolGiven bool
 }
 
-// parseDemoFlags parses the demo's flags; -h prints the usage on stdout, as
-// the other commands do, so that "hangup help demo" and "hangup demo -h | less"
-// show it.
-func parseDemoFlags(args []string, stdout io.Writer) (*demoFlags, error) {
-	f := &demoFlags{maxUpload: 1 << 30, uploadRate: 16 << 20}
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are returned as one line; -h prints the usage below
-	fs.StringVar(&f.addr, "addr", ":8888", "address to listen on")
-	fs.Float64Var(&f.cfg.Seconds, "seconds", 10, "how long /slow works when the request does not say (0 < s ≤ 600)")
-	fs.StringVar(&f.cfg.DataDir, "data", "", "directory of the embedded SQLite database (default: a temporary directory, removed on exit)")
-	fs.StringVar(&f.cfg.PostgresURL, "db", "", "PostgreSQL URL (postgres://user:pass@host/db): enables work=postgres; checked at start-up (connect timeout 5s unless the URL sets connect_timeout)")
-	fs.IntVar(&f.cfg.PostgresPool, "db-pool", 4, "PostgreSQL connections the demo may hold at once")
-	fs.IntVar(&f.cfg.Workers, "workers", 4, "requests that may work at once, of any kind; the others wait")
-	fs.IntVar(&f.cfg.Queue, "queue", 1024, "requests that may wait for a worker; more are answered 503")
-	fs.DurationVar(&f.cfg.QueueTimeout, "queue-timeout", 0, "longest wait for a worker before a 503 with Retry-After (0: as long as the client waits)")
-	fs.StringVar(&f.logFormat, "log-format", "text", "terminal log format: text or json")
-	fs.BoolVar(&f.cfg.IgnoreDisconnect, "ignore-disconnect", false, "run the work on context.WithoutCancel(r.Context()): it goes on for clients that left, as without hangup")
-	fs.Func("max-upload", "largest upload body accepted, larger is answered 413 (default 1GiB)", func(s string) (err error) {
-		f.maxUpload, err = demo.ParseSize(s)
-		return err
-	})
-	fs.Func("upload-rate", "how fast /upload reads bodies, per second (default 16MB)", func(s string) (err error) {
-		f.uploadRate, err = demo.ParseSize(s)
-		return err
-	})
-	fs.DurationVar(&f.cfg.UploadCheck, "upload-check", 2*time.Second, "how long /upload checks credentials, body unread, before reading it")
-	fs.BoolVar(&f.accessLog, "access-log", false, "also log one line per request, with status 499 for clients that left")
-	fs.Usage = func() {} // flag calls it on every error: print it for -h only
-	usage := func() {
-		fmt.Fprint(stdout, `usage: hangup demo [flags]
+// demoRenamed are the demo's old flag names, now those the other commands
+// use for the same thing.
+var demoRenamed = map[string]string{"addr": "listen", "workers": "max-inflight", "max-upload": "max-body-size"}
+
+const demoUsage = `usage: hangup demo [flags]
 
 The seed's cancellation demo, made real: open http://localhost:8888, abandon
 requests (close a tab, abort a fetch, abort an upload) and watch the work
@@ -68,18 +41,32 @@ behind them stop, on the page and in this terminal.
   POST /upload            401 at once without an Authorization header
   GET  /metrics           hangup_* and demo_work_seconds_total{work,outcome}
 
+Durations are like 500ms, 10s, 2m; sizes like 16MB (10^6 bytes), 16MiB
+(2^20), 1GB, 512KiB or plain bytes.
+
 Flags:
-`)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-			return nil, err
-		}
-		return nil, fmt.Errorf("%v (see hangup demo -h): %w", err, errUsage)
+`
+
+// parseDemoFlags parses the demo's flags; -h prints the usage on stdout.
+func parseDemoFlags(args []string, stdout io.Writer) (*demoFlags, error) {
+	f := &demoFlags{cfg: demo.Config{MaxUpload: 1 << 30, UploadRate: 16 << 20}}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.StringVar(&f.listen, "listen", ":8888", "`address` to serve on")
+	fs.Float64Var(&f.cfg.Seconds, "seconds", 10, "how long /slow works when the request does not say (0 < s ≤ 600)")
+	fs.StringVar(&f.cfg.DataDir, "data", "", "`directory` of the embedded SQLite database (default: a temporary directory, removed on exit)")
+	fs.StringVar(&f.cfg.PostgresURL, "db", "", "PostgreSQL `URL` (postgres://user:pass@host/db): enables work=postgres; checked at start-up (connect timeout 5s unless the URL sets connect_timeout)")
+	fs.IntVar(&f.cfg.PostgresPool, "db-pool", 4, "PostgreSQL connections the demo may hold at once")
+	fs.IntVar(&f.cfg.Workers, "max-inflight", 4, "at most `N` requests work at once, of any kind; the others wait in line")
+	fs.IntVar(&f.cfg.Queue, "queue", 1024, "up to `N` requests wait in line for a turn; beyond, 503")
+	fs.DurationVar(&f.cfg.QueueTimeout, "queue-timeout", 0, "answer 503 with Retry-After to a request that waited this long in line; 0: as long as its client waits")
+	fs.StringVar(&f.logFormat, "log-format", "text", "terminal log format: text or json")
+	fs.BoolVar(&f.cfg.IgnoreDisconnect, "ignore-disconnect", false, "run the work on context.WithoutCancel(r.Context()): it goes on for clients that left, as without hangup")
+	bytesize.Var(fs, &f.cfg.MaxUpload, "max-body-size", "largest upload body accepted, a `size`; larger is answered 413")
+	bytesize.Var(fs, &f.cfg.UploadRate, "upload-rate", "how fast /upload reads bodies, a `size` per second")
+	fs.DurationVar(&f.cfg.UploadCheck, "upload-check", 2*time.Second, "how long /upload checks credentials, body unread, before reading it")
+	fs.BoolVar(&f.cfg.AccessLog, "access-log", false, "also log one line per request, with status 499 for clients that left")
+	if err := parseFlags(fs, args, demoUsage, demoRenamed, stdout); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (see hangup demo -h): %w", fs.Arg(0), errUsage)
@@ -91,7 +78,7 @@ Flags:
 	case f.cfg.Queue < 0 || f.cfg.QueueTimeout < 0:
 		return nil, fmt.Errorf("--queue and --queue-timeout must not be negative: %w", errUsage)
 	case f.cfg.Workers < 1:
-		return nil, fmt.Errorf("--workers %d: want at least 1: %w", f.cfg.Workers, errUsage)
+		return nil, fmt.Errorf("--max-inflight %d: want at least 1: %w", f.cfg.Workers, errUsage)
 	case f.cfg.PostgresPool < 1:
 		return nil, fmt.Errorf("--db-pool %d: want at least 1: %w", f.cfg.PostgresPool, errUsage)
 	case f.dbPoolGiven && f.cfg.PostgresURL == "":
@@ -102,8 +89,11 @@ Flags:
 		return nil, fmt.Errorf("--log-format %q: want text or json: %w", f.logFormat, errUsage)
 	case f.cfg.UploadCheck <= 0:
 		return nil, fmt.Errorf("--upload-check %v: want a positive duration: %w", f.cfg.UploadCheck, errUsage)
+	case f.cfg.MaxUpload <= 0:
+		return nil, fmt.Errorf("--max-body-size 0: the demo needs a limit, e.g. --max-body-size 1GiB: %w", errUsage)
+	case f.cfg.UploadRate <= 0:
+		return nil, fmt.Errorf("--upload-rate 0: want a rate, e.g. --upload-rate 16MiB: %w", errUsage)
 	}
-	f.cfg.MaxUpload, f.cfg.UploadRate, f.cfg.AccessLog = f.maxUpload, f.uploadRate, f.accessLog
 	return f, nil
 }
 
@@ -121,7 +111,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	f.cfg.Logger = log
 	defer ignoreHangup(log)()
 
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
 	}

@@ -25,14 +25,23 @@ func TestDemoBadFlags(t *testing.T) {
 		{[]string{"--seconds", "0"}, "--seconds"},
 		{[]string{"--seconds", "601"}, "--seconds"},
 		{[]string{"--seconds", "abc"}, "-seconds"},
-		{[]string{"--workers", "0"}, "--workers"},
+		{[]string{"--max-inflight", "0"}, "--max-inflight 0: want at least 1"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
 		{[]string{"--db", "mysql://localhost/x"}, "not a PostgreSQL URL"},
 		{[]string{"--db", "notaurl"}, `--db: "notaurl" is not a PostgreSQL URL`},
 		{[]string{"--db", "postgres://%zz"}, "--db: cannot parse"},
 		{[]string{"--db", "postgres://u:secret@host:port/x"}, "invalid port"},
 		{[]string{"--db-pool", "8"}, "--db-pool needs --db"},
-		{[]string{"--max-upload", "lots"}, "invalid size"},
+		{[]string{"--max-body-size", "lots"}, `invalid value "lots" for flag -max-body-size: invalid size "lots": want a number of bytes with an optional unit, e.g. 16MB`},
+		{[]string{"--max-body-size", "16M"}, "write 16MB (10^6 bytes) or 16MiB (2^20)"},
+		{[]string{"--max-body-size", "0"}, "--max-body-size 0: the demo needs a limit"},
+		{[]string{"--upload-rate", "-1MB"}, "flag -upload-rate: negative size"},
+		{[]string{"--upload-rate", "0"}, "--upload-rate 0: want a rate"},
+		{[]string{"--queue-timeout", "10"}, "flag -queue-timeout: parse error"},
+		{[]string{"--addr", ":9000"}, "flag --addr was renamed --listen"},
+		{[]string{"--seconds", "1", "-addr=:9000"}, "flag --addr was renamed --listen"},
+		{[]string{"--access-log", "--workers", "2"}, "flag --workers was renamed --max-inflight"},
+		{[]string{"--max-upload", "1GiB"}, "flag --max-upload was renamed --max-body-size"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -52,7 +61,7 @@ func TestDemoHelp(t *testing.T) {
 	if code := run([]string{"demo", "-h"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"usage: hangup demo", "-ignore-disconnect", "-workers", "-db-pool", "/slow?seconds=N&work="} {
+	for _, want := range []string{"usage: hangup demo", "-ignore-disconnect", "-max-inflight", "-listen address", "-max-body-size size", "(default 1GiB)", "(default 16MiB)", "16MB (10^6 bytes)", "-db-pool", "/slow?seconds=N&work="} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("help on stdout does not mention %q:\n%s", want, stdout.String())
 		}
@@ -71,7 +80,7 @@ func TestDemoServes(t *testing.T) {
 	logs, logw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- runDemo(ctx, []string{"--addr", "127.0.0.1:0", "--log-format", "json", "--seconds", "1"}, logw, io.Discard)
+		done <- runDemo(ctx, []string{"--listen", "127.0.0.1:0", "--log-format", "json", "--seconds", "1"}, logw, io.Discard)
 		logw.Close()
 	}()
 	lines := make(chan map[string]any, 100)
@@ -170,7 +179,7 @@ func TestDemoDatabaseUnreachable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			start := time.Now()
-			code := run([]string{"demo", "--addr", "127.0.0.1:0", "--db", tc.db}, &stdout, &stderr)
+			code := run([]string{"demo", "--listen", "127.0.0.1:0", "--db", tc.db}, &stdout, &stderr)
 			took := time.Since(start)
 			msg := stderr.String()
 			t.Logf("exit %d after %v: %s", code, took.Round(time.Millisecond), msg)
@@ -198,7 +207,7 @@ func TestDemoSIGHUP(t *testing.T) {
 		t.Skip("starts a subprocess")
 	}
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	p := startHangup(t, "demo", "--addr", "127.0.0.1:0", "--log-format", "json")
+	p := startHangup(t, "demo", "--listen", "127.0.0.1:0", "--log-format", "json")
 	// The demo measures SQLite's speed before it listens: slow under -race.
 	url, _ := p.out.waitWithin(t, "hangup demo listening", time.Minute)["url"].(string)
 

@@ -70,11 +70,13 @@ func main() {
 
 // run maps a command's error to an exit code: 0 ok, 2 usage, 1 anything else.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+	if len(args) == 0 {
+		// No command is a usage error: the list goes where errors go.
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	switch args[0] {
@@ -108,7 +110,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "hangup %s: %v\n", args[0], err)
+		// The mark is for this switch, not for the user: the message
+		// already says what to fix.
+		fmt.Fprintf(stderr, "hangup %s: %s\n", args[0], strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
 		return 2
 	default:
 		fmt.Fprintf(stderr, "hangup %s: %v\n", args[0], err)

@@ -89,12 +89,70 @@ func TestHelp(t *testing.T) {
 			}
 		})
 	}
-	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"-help"}} {
 		var stdout, stderr bytes.Buffer
 		code := run(args, &stdout, &stderr)
 		if code != 0 || !strings.HasPrefix(stdout.String(), "usage: hangup <command>") || stderr.Len() > 0 {
 			t.Errorf("hangup %s: exit %d, stdout %q, stderr %q; want exit 0 and the list of commands", strings.Join(args, " "), code, stdout.String(), stderr.String())
 		}
+		for _, name := range commandNames() {
+			if !strings.Contains(stdout.String(), "\n  "+name+" ") {
+				t.Errorf("hangup %s does not list %s:\n%s", strings.Join(args, " "), name, stdout.String())
+			}
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(nil, &stdout, &stderr); code != 2 || stdout.Len() > 0 || !strings.HasPrefix(stderr.String(), "usage: hangup <command>") {
+		t.Errorf("hangup: exit %d, stdout %q, stderr %q; want exit 2 and the list of commands on stderr", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestHelpProcess: the exit codes and streams of help and of an unknown
+// command as the shell sees them, from the command run as its own process
+// (main's os.Exit, not only run's return value).
+func TestHelpProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		stdout     string // its beginning
+		stderrLine string // a part of the one line on stderr; "" for nothing on stderr
+	}{
+		{[]string{"help"}, 0, "usage: hangup <command>", ""},
+		{[]string{"help", "demo"}, 0, "usage: hangup demo", ""},
+		{[]string{"proxy", "-h"}, 0, "usage: hangup proxy", ""},
+		{[]string{"storm", "--help"}, 0, "usage: hangup storm", ""},
+		{[]string{"version", "-help"}, 0, "usage: hangup version", ""},
+		{[]string{"nosuch"}, 2, "", `unknown command "nosuch"`},
+		{[]string{"help", "nosuch"}, 2, "", `unknown command "nosuch"`},
+		{[]string{"demo", "--addr", ":0"}, 2, "", "flag --addr was renamed --listen"},
+		{[]string{"storm", "--timeout=1s"}, 2, "", "flag --timeout was renamed --connect-timeout"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestProxyHelperProcess$", "--"}, tc.args...)...)
+			cmd.Env = append(os.Environ(), "HANGUP_TEST_HELPER_PROCESS=1")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			okStderr := stderr.Len() == 0
+			if tc.stderrLine != "" {
+				okStderr = strings.Count(stderr.String(), "\n") == 1 && strings.Contains(stderr.String(), tc.stderrLine) &&
+					!strings.Contains(stderr.String(), errUsage.Error())
+			}
+			okStdout := strings.HasPrefix(stdout.String(), tc.stdout) && (tc.stdout != "" || stdout.Len() == 0)
+			if code != tc.code || !okStdout || !okStderr {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout starting %q, stderr %q",
+					code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderrLine)
+			}
+		})
 	}
 }
 

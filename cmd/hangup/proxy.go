@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hangup-dev/hangup/cmd/internal/bytesize"
 	"github.com/hangup-dev/hangup/cmd/internal/gcfloor"
 	"github.com/hangup-dev/hangup/cmd/proxy"
 )
@@ -40,7 +40,8 @@ Example:
 
 Every flag can also be set by an environment variable, HANGUP_ and the flag's
 name in capitals with _ for - (HANGUP_UPSTREAM, HANGUP_MAX_INFLIGHT, ...); a
-flag on the command line wins. Durations are like 500ms, 10s, 2m.
+flag on the command line wins. Durations are like 500ms, 10s, 2m; sizes like
+16MB (10^6 bytes), 16MiB (2^20), 1GB, 512KiB or plain bytes.
 
 Flags:
 `
@@ -52,24 +53,29 @@ const defaultGCFloor = 64 << 20
 // proxyEnv is os.LookupEnv; tests replace it.
 var proxyEnv = os.LookupEnv
 
-// runProxy is "hangup proxy": it reads flags and environment, and runs
-// proxy.Serve until ctx is done (SIGINT or SIGTERM). SIGHUP is logged and
-// changes nothing.
-func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// proxyFlags are the settings of "hangup proxy", from its flags and
+// environment.
+type proxyFlags struct {
+	listen, admin string
+	logFormat     string
+	gcFloor       int64
+	cfg           proxy.Config // without Logger and AccessLog
+}
+
+// parseProxyFlags reads the proxy's environment, then its flags; -h prints
+// the usage on stdout.
+func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors come back as one line through main
+	f := &proxyFlags{logFormat: "text"}
 	var (
-		listen, admin           string
 		upstream                upstreamFlag
 		trusted                 prefixFlag
 		vary, certFile, keyFile string
-		logFormat               = "text"
-		gcFloor                 int64
-		cfg                     proxy.Config
+		cfg                     = &f.cfg
 	)
-	fs.StringVar(&listen, "listen", ":8080", "`address` to serve clients on")
+	fs.StringVar(&f.listen, "listen", ":8080", "`address` to serve clients on")
 	fs.Var(&upstream, "upstream", "`URL` of the server to forward to (required, once), e.g. http://127.0.0.1:9000")
-	fs.StringVar(&admin, "admin", "", "`address` for /metrics and /healthz, e.g. 127.0.0.1:9090; empty: none")
+	fs.StringVar(&f.admin, "admin", "", "`address` for /metrics and /healthz, e.g. 127.0.0.1:9090; empty: none")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 0, "flush an answer of known length to the client this often while it streams; -1: after every write; 0: when net/http's buffer fills (answers of unknown length and text/event-stream are always flushed at once)")
 	fs.BoolVar(&cfg.PreserveHost, "preserve-host", false, "send the client's Host header upstream, not the upstream's host (X-Forwarded-Host has the client's either way)")
 	fs.Var(&trusted, "trusted-proxy", "`CIDR` or address of a proxy in front of this one (repeatable, or comma-separated): its X-Forwarded-For is kept and appended to, its X-Forwarded-Host and -Proto kept; from any other peer they are replaced")
@@ -80,54 +86,53 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.RetryAfter, "retry-after", time.Second, "Retry-After sent with a 503")
 	fs.BoolVar(&cfg.Coalesce, "coalesce", false, "let identical concurrent GET and HEAD requests share one upstream request")
 	fs.StringVar(&vary, "coalesce-vary", "", "comma-separated `headers` that must also be equal for requests to share (Authorization, Cookie, Range, conditionals and Accept-Encoding always are)")
-	fs.IntVar(&cfg.CoalesceBuffer, "coalesce-buffer", proxy.DefaultCoalesceBuffer, "`bytes` of a shared response kept for its clients; past it, no new client joins")
+	cfg.CoalesceBuffer = proxy.DefaultCoalesceBuffer
+	bytesize.Var(fs, &cfg.CoalesceBuffer, "coalesce-buffer", "`size` of a shared response kept for its clients; past it, no new client joins")
 	fs.DurationVar(&cfg.CoalesceLagTimeout, "coalesce-lag-timeout", proxy.DefaultCoalesceLagTimeout, "cut off a client of a shared response that holds the others up this long")
 	fs.DurationVar(&cfg.LingerTime, "linger-time", proxy.DefaultLingerTime, "after an early answer, drain the client's upload at most this long in all (nginx lingering_time); negative: don't")
 	fs.DurationVar(&cfg.LingerTimeout, "linger-timeout", proxy.DefaultLingerTimeout, "stop draining when the client sends nothing for this long (nginx lingering_timeout)")
-	fs.Int64Var(&cfg.LingerBytes, "linger-bytes", proxy.DefaultLingerBytes, "stop draining after this many `bytes`")
-	fs.Int64Var(&cfg.EarlyAnswerBuffer, "early-answer-buffer", proxy.DefaultEarlyAnswerBuffer, "read up to this many `bytes` of an early refusal from the upstream at once; negative: don't")
+	cfg.LingerBytes = proxy.DefaultLingerBytes
+	bytesize.Var(fs, &cfg.LingerBytes, "linger-bytes", "stop draining after this `size`")
+	cfg.EarlyAnswerBuffer = proxy.DefaultEarlyAnswerBuffer
+	bytesize.VarOff(fs, &cfg.EarlyAnswerBuffer, "early-answer-buffer", "read up to this `size` of an early refusal from the upstream at once; off: don't")
 	fs.DurationVar(&cfg.ClientBodyTimeout, "client-body-timeout", proxy.DefaultClientBodyTimeout, "answer 408 to a client whose upload sends nothing for this long between two reads (nginx client_body_timeout); negative: no limit")
-	fs.Int64Var(&cfg.MaxBodySize, "max-body-size", 0, "largest request body accepted, in `bytes`; beyond, 413 (before the upstream is asked when Content-Length says so); 0: no limit")
+	bytesize.Var(fs, &cfg.MaxBodySize, "max-body-size", "largest request body accepted, a `size`; beyond, 413 (before the upstream is asked when Content-Length says so); 0: no limit")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", proxy.DefaultReadHeaderTimeout, "time allowed to read a request's headers (slowloris)")
-	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", proxy.DefaultMaxHeaderBytes, "largest request headers accepted, in `bytes`; beyond, 431")
+	cfg.MaxHeaderBytes = proxy.DefaultMaxHeaderBytes
+	bytesize.Var(fs, &cfg.MaxHeaderBytes, "max-header-bytes", "largest request headers accepted, a `size`; beyond, 431")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", proxy.DefaultIdleTimeout, "close keep-alive connections idle this long")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", proxy.DefaultShutdownTimeout, "on SIGINT or SIGTERM, wait this long for requests in flight, then cut them")
 	fs.StringVar(&certFile, "tls-cert", "", "PEM certificate `file`: serve HTTPS (and HTTP/2); needs --tls-key")
 	fs.StringVar(&keyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.BoolVar(&cfg.H2C, "h2c", false, "also accept HTTP/2 without TLS (prior knowledge)")
-	fs.StringVar(&logFormat, "log-format", logFormat, "access log format on stdout: text or json")
-	fs.Int64Var(&gcFloor, "gc-floor", defaultGCFloor, "keep Go's garbage collector from running before the heap reaches this many `bytes` (GOGC still rules above); 0: Go's default")
+	fs.StringVar(&f.logFormat, "log-format", f.logFormat, "access log format on stdout: text or json")
+	f.gcFloor = defaultGCFloor
+	bytesize.Var(fs, &f.gcFloor, "gc-floor", "keep Go's garbage collector from running before the heap reaches this `size` (GOGC still rules above); 0: Go's default")
 
 	if err := proxyFromEnv(fs); err != nil {
-		return err
+		return nil, err
 	}
 	upstream.given = nil   // HANGUP_UPSTREAM is a default: a flag replaces it
 	trusted.replace = true // so is HANGUP_TRUSTED_PROXY
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, proxyUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return err
-		}
-		return fmt.Errorf("%v (see hangup proxy -h): %w", err, errUsage)
+	if err := parseFlags(fs, args, proxyUsage, nil, stdout); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q; the upstream goes in --upstream: %w", fs.Arg(0), errUsage)
+		return nil, fmt.Errorf("unexpected argument %q; the upstream goes in --upstream: %w", fs.Arg(0), errUsage)
 	}
 
 	if len(upstream.given) > 1 {
-		return fmt.Errorf("--upstream given %d times (%s): several upstreams are not supported yet; run one proxy per upstream: %w",
+		return nil, fmt.Errorf("--upstream given %d times (%s): several upstreams are not supported yet; run one proxy per upstream: %w",
 			len(upstream.given), strings.Join(upstream.given, ", "), errUsage)
 	}
 	u, err := proxyUpstream(upstream.value)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg.Upstream = u
 	cfg.TrustedProxies = trusted.list
 	if err := proxyCheckNumbers(fs); err != nil {
-		return err
+		return nil, err
 	}
 	for _, h := range strings.Split(vary, ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -135,19 +140,34 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if (certFile == "") != (keyFile == "") {
-		return fmt.Errorf("--tls-cert and --tls-key go together: %w", errUsage)
+		return nil, fmt.Errorf("--tls-cert and --tls-key go together: %w", errUsage)
 	}
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return fmt.Errorf("--tls-cert %s / --tls-key %s: %v: %w", certFile, keyFile, err, errUsage)
+			return nil, fmt.Errorf("--tls-cert %s / --tls-key %s: %v: %w", certFile, keyFile, err, errUsage)
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return nil, fmt.Errorf("--log-format %q: want text or json: %w", f.logFormat, errUsage)
+	}
+	return f, nil
+}
+
+// runProxy is "hangup proxy": it reads flags and environment, and runs
+// proxy.Serve until ctx is done (SIGINT or SIGTERM). SIGHUP is logged and
+// changes nothing.
+func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseProxyFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	cfg, listen, admin := f.cfg, f.listen, f.admin
 	// The proxy's live heap is a few megabytes and it allocates some ten
 	// kilobytes a request: with Go's default heap goal the collector ran
 	// dozens of times a second and took a fifth of its CPU (BENCH.md).
-	defer gcfloor.Start(uint64(gcFloor)).Stop()
+	defer gcfloor.Start(uint64(f.gcFloor)).Stop()
 	// The access log is buffered like nginx's "buffer=32k flush=…": one
 	// write(2) per request was a tenth of the proxy's cost. Lines reach
 	// stdout at most 100 ms late; Close writes the rest at exit.
@@ -156,14 +176,10 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The access lines are written by the proxy itself, in the handler's
 	// format: slog's handlers took a tenth of the proxy's time for them.
 	cfg.AccessLog = logOut
-	switch logFormat {
-	case "text":
-		cfg.Logger = slog.New(slog.NewTextHandler(logOut, nil))
-	case "json":
+	cfg.Logger = slog.New(slog.NewTextHandler(logOut, nil))
+	if f.logFormat == "json" {
 		cfg.Logger = slog.New(slog.NewJSONHandler(logOut, nil))
 		cfg.AccessLogJSON = true
-	default:
-		return fmt.Errorf("--log-format %q: want text or json: %w", logFormat, errUsage)
 	}
 	defer ignoreHangup(cfg.Logger)()
 
@@ -186,7 +202,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.TLSConfig != nil {
 		scheme = "https"
 	}
-	attrs := []any{"listen", ln.Addr().String(), "scheme", scheme, "upstream", u.String()}
+	attrs := []any{"listen", ln.Addr().String(), "scheme", scheme, "upstream", cfg.Upstream.String()}
 	if adminLn != nil {
 		attrs = append(attrs, "admin", adminLn.Addr().String())
 	}

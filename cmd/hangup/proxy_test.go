@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/hangup-dev/hangup/cmd/proxy"
 	"io"
 	"net"
 	"net/http"
@@ -47,7 +48,13 @@ func TestProxyBadInput(t *testing.T) {
 		{"upstream of another scheme", []string{"--upstream", "ftp://example.com"}, nil, "http:// or https://"},
 		{"negative max-inflight", []string{"--upstream", "http://a", "--max-inflight", "-1"}, nil, "--max-inflight -1: must not be negative"},
 		{"negative queue timeout", []string{"--upstream", "http://a", "--queue-timeout", "-1s"}, nil, "--queue-timeout -1s: must not be negative"},
-		{"negative gc floor", []string{"--upstream", "http://a", "--gc-floor", "-1"}, nil, "--gc-floor -1: must not be negative"},
+		{"negative gc floor", []string{"--upstream", "http://a", "--gc-floor", "-1"}, nil, `invalid value "-1" for flag -gc-floor: negative size`},
+		{"size garbage", []string{"--upstream", "http://a", "--max-body-size", "big"}, nil, `invalid value "big" for flag -max-body-size: invalid size "big": want a number of bytes with an optional unit, e.g. 16MB`},
+		{"ambiguous size", []string{"--upstream", "http://a", "--coalesce-buffer", "4m"}, nil, "write 4MB (10^6 bytes) or 4MiB (2^20)"},
+		{"fraction of a byte", []string{"--upstream", "http://a", "--max-header-bytes", "1.0001KB"}, nil, "flag -max-header-bytes: size \"1.0001KB\" is not a whole number"},
+		{"negative early answer buffer", []string{"--upstream", "http://a", "--early-answer-buffer", "-1"}, nil, "or off to turn it off"},
+		{"size env", []string{"--upstream", "http://a"}, map[string]string{"HANGUP_LINGER_BYTES": "64 megs"}, `HANGUP_LINGER_BYTES="64 megs": unknown unit`},
+		{"duration without unit", []string{"--upstream", "http://a", "--idle-timeout", "30"}, nil, "flag -idle-timeout: parse error"},
 		{"not a number", []string{"--upstream", "http://a", "--queue", "many"}, nil, "invalid value"},
 		{"bad env", []string{"--upstream", "http://a"}, map[string]string{"HANGUP_QUEUE": "many"}, "HANGUP_QUEUE"},
 		{"negative env", nil, map[string]string{"HANGUP_UPSTREAM": "http://a", "HANGUP_LINGER_BYTES": "-5"}, "HANGUP_LINGER_BYTES"},
@@ -499,5 +506,43 @@ func TestProxySIGHUP(t *testing.T) {
 	}
 	if err := p.wait(t, 30*time.Second); err != nil {
 		t.Errorf("the proxy exited with %v after SIGTERM, want 0", err)
+	}
+}
+
+// TestProxySizes: every size flag of the proxy takes the units of
+// bytesize.Parse, from the command line and from the environment, and
+// keeps its default when not given.
+func TestProxySizes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		get  func(f *proxyFlags) int64
+		want int64
+	}{
+		{"max-body-size", []string{"--max-body-size", "16MB"}, nil, func(f *proxyFlags) int64 { return f.cfg.MaxBodySize }, 16e6},
+		{"max-body-size default", nil, nil, func(f *proxyFlags) int64 { return f.cfg.MaxBodySize }, 0},
+		{"max-header-bytes", []string{"--max-header-bytes=32KiB"}, nil, func(f *proxyFlags) int64 { return int64(f.cfg.MaxHeaderBytes) }, 32 << 10},
+		{"max-header-bytes default", nil, nil, func(f *proxyFlags) int64 { return int64(f.cfg.MaxHeaderBytes) }, proxy.DefaultMaxHeaderBytes},
+		{"coalesce-buffer", []string{"--coalesce-buffer", "1.5MiB"}, nil, func(f *proxyFlags) int64 { return int64(f.cfg.CoalesceBuffer) }, 3 << 19},
+		{"linger-bytes", []string{"--linger-bytes", "1gb"}, nil, func(f *proxyFlags) int64 { return f.cfg.LingerBytes }, 1e9},
+		{"linger-bytes plain", []string{"--linger-bytes", "4096"}, nil, func(f *proxyFlags) int64 { return f.cfg.LingerBytes }, 4096},
+		{"early-answer-buffer off", []string{"--early-answer-buffer", "off"}, nil, func(f *proxyFlags) int64 { return f.cfg.EarlyAnswerBuffer }, -1},
+		{"early-answer-buffer", []string{"--early-answer-buffer", "512KiB"}, nil, func(f *proxyFlags) int64 { return f.cfg.EarlyAnswerBuffer }, 512 << 10},
+		{"gc-floor", []string{"--gc-floor", "128MiB"}, nil, func(f *proxyFlags) int64 { return f.gcFloor }, 128 << 20},
+		{"gc-floor default", nil, nil, func(f *proxyFlags) int64 { return f.gcFloor }, defaultGCFloor},
+		{"env", nil, map[string]string{"HANGUP_MAX_BODY_SIZE": "2 GiB"}, func(f *proxyFlags) int64 { return f.cfg.MaxBodySize }, 2 << 30},
+		{"flag over env", []string{"--max-body-size", "1KB"}, map[string]string{"HANGUP_MAX_BODY_SIZE": "2GiB"}, func(f *proxyFlags) int64 { return f.cfg.MaxBodySize }, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			withProxyEnv(t, tc.env)
+			f, err := parseProxyFlags(append([]string{"--upstream", "http://a"}, tc.args...), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.get(f); got != tc.want {
+				t.Errorf("%q: %d, want %d", tc.args, got, tc.want)
+			}
+		})
 	}
 }

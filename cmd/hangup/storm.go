@@ -27,17 +27,18 @@ goodput (responses delivered in full to a user still waiting), abandonments,
 errors and latency, and with --metrics the server's useful, cancelled and
 wasted work.
 
-Patience and think times are distributions: 2s, uniform:1s-3s or exp:2s.
+Patience and think times are distributions: 2s, uniform:1s-3s or exp:2s;
+other durations are like 500ms, 10s, 2m.
 
 Flags:
 `
 
+// stormRenamed are the storm's old flag names.
+var stormRenamed = map[string]string{"timeout": "connect-timeout"}
+
 // runStorm is "hangup storm": it parses flags, runs storm.Run and prints.
 func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("storm", flag.ContinueOnError)
-	// Parse errors come back as one line through main; only -h prints
-	// the usage.
-	fs.SetOutput(io.Discard)
 	var (
 		cfg      = storm.Config{Patience: storm.Uniform(time.Second, 3*time.Second)}
 		abort    = "fin"
@@ -56,16 +57,10 @@ func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.Settle, "settle", time.Second, "with --metrics, wait this long after the run before the final scrape, so that abandoned work still running is counted")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	fs.StringVar(&plotFile, "plot", "", "write goodput, in-flight work and p99 over time to `FILE.svg`")
-	fs.DurationVar(&cfg.ConnectTimeout, "timeout", 5*time.Second, "connect timeout")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "give up connecting after this long (patience bounds the connect too)")
 
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, stormUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return err
-		}
-		return fmt.Errorf("%v (see hangup storm -h): %w", err, errUsage)
+	if err := parseFlags(fs, args, stormUsage, stormRenamed, stdout); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; the URL goes in --url: %w", fs.Arg(0), errUsage)

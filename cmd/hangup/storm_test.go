@@ -51,6 +51,8 @@ func TestStormBadInput(t *testing.T) {
 		{[]string{"--url", "http://localhost:1/", "--abort", "slam"}, 2, "want fin or rst"},
 		{[]string{"--url", "http://localhost:1/", "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"--url", "http://localhost:1/", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"--url", "http://localhost:1/", "--timeout", "1s"}, 2, "flag --timeout was renamed --connect-timeout"},
+		{[]string{"--url", "http://localhost:1/", "--connect-timeout", "1"}, 2, "flag -connect-timeout: parse error"},
 		{[]string{"--url", closed, "--duration", "1s"}, 1, "cannot reach " + closed + ": connection refused — is the server running?"},
 	} {
 		var out, errb bytes.Buffer
@@ -73,7 +75,7 @@ func TestStormHelp(t *testing.T) {
 	if code := run([]string{"storm", "-h"}, &out, &errb); code != 0 {
 		t.Fatalf("storm -h: exit %d", code)
 	}
-	for _, flag := range []string{"-url", "-users", "-patience", "-think", "-reload-prob", "-duration", "-rate", "-abort", "-metrics", "-json", "-plot", "-timeout"} {
+	for _, flag := range []string{"-url", "-users", "-patience", "-think", "-reload-prob", "-duration", "-rate", "-abort", "-metrics", "-json", "-plot", "-connect-timeout"} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("storm -h does not show %s", flag)
 		}

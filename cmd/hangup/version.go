@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,13 +26,8 @@ same.
 // runVersion is "hangup version".
 func runVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, versionUsage)
-			return err
-		}
-		return fmt.Errorf("%v (see hangup version -h): %w", err, errUsage)
+	if err := parseFlags(fs, args, versionUsage, nil, stdout); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; hangup version takes none: %w", fs.Arg(0), errUsage)

@@ -82,3 +82,19 @@ func TestGoVet(t *testing.T) {
 		t.Fatalf("go vet -vettool=hangupvet ./... = %v\n%s\nwant a failure reporting %q", err, out, want)
 	}
 }
+
+// TestHelp: hangupvet -h, -help and --help print the usage on stdout, as
+// the hangup commands do, and exit 0.
+func TestHelp(t *testing.T) {
+	for _, flag := range []string{"-h", "-help", "--help"} {
+		t.Run(flag, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], flag)
+			cmd.Env = append(os.Environ(), runAsTool+"=1")
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), "Usage: hangupvet") || stderr.Len() > 0 {
+				t.Errorf("hangupvet %s: %v, stdout %q, stderr %q; want exit 0 and the usage on stdout", flag, err, stdout.String(), stderr.String())
+			}
+		})
+	}
+}

@@ -104,7 +104,7 @@ func dialReason(err error, timeout time.Duration) string {
 	case errors.As(err, &dnsErr):
 		return "cannot resolve " + dnsErr.Name + ": " + dnsErr.Err
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Sprintf("no answer within %v (see --timeout)", timeout)
+		return fmt.Sprintf("no answer within %v (see --connect-timeout)", timeout)
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
