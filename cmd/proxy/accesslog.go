@@ -23,9 +23,10 @@ type record struct {
 	queueWait time.Duration
 	coalesced bool
 	body      *trackedBody // the client's request body, if any
-	// upstreamConn is the connection the request went upstream on, if the
-	// proxy's Transport dialed it (upstreamconn.go).
-	upstreamConn atomic.Pointer[upstreamConn]
+	// upstreamWait is the request's wait for its answer on the connection
+	// it went upstream on, if the proxy's Transport dialed it
+	// (upstreamconn.go).
+	upstreamWait atomic.Pointer[answerWait]
 
 	status   int   // status written to the client; 0 if none
 	bytesOut int64 // response body bytes written to the client

@@ -469,9 +469,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if rec == nil {
 		return nil
 	}
-	if uc := rec.upstreamConn.Load(); uc != nil {
+	if w := rec.upstreamWait.Load(); w != nil {
 		// A write that the upstream reset waits for this (upstreamconn.go).
-		defer uc.answered()()
+		defer w.answered()()
 	}
 	if !rec.body.unread() {
 		return nil

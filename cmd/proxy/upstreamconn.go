@@ -66,32 +66,55 @@ func dialUpstream() func(ctx context.Context, network, addr string) (net.Conn, e
 }
 
 // carry readies c for a request with a body: its receive buffer holds an
-// early answer of want bytes, and a reset write waits for the answer.
-func (c *upstreamConn) carry(want int64) {
+// early answer of want bytes, and a reset write waits for the answer. The
+// wait it returns is that request's alone.
+func (c *upstreamConn) carry(want int64) *answerWait {
 	c.mu.Lock()
 	widen := !c.widened
 	c.widened = true
 	c.head, c.settled = make(chan struct{}), make(chan struct{})
+	w := &answerWait{c: c, settled: c.settled}
 	c.mu.Unlock()
 	if tc, ok := c.Conn.(*net.TCPConn); ok && widen && want > 0 {
 		tc.SetReadBuffer(int(min(want+64<<10, 1<<30)))
 	}
+	return w
 }
 
-// answered says that the current request's answer came in; the returned
-// settle, that it has been read ahead (or never will be).
-func (c *upstreamConn) answered() (settle func()) {
+// answerWait is one request's wait on an upstreamConn. Its answer may come
+// in after the connection went on to the next request: the Transport puts a
+// connection back in its pool before it hands over an answer of no body, so
+// the next request may have carried the connection by then, and the answer
+// then ends nothing (the next request's write waits for its own).
+type answerWait struct {
+	c       *upstreamConn
+	settled chan struct{} // the request's, as carry made it
+}
+
+// answered says that the request's answer came in; the returned settle,
+// that it has been read ahead (or never will be).
+func (w *answerWait) answered() (settle func()) {
+	c := w.c
 	c.mu.Lock()
-	if c.head != nil {
+	if c.settled == w.settled && c.head != nil {
 		close(c.head)
 		c.head = nil
 	}
 	c.mu.Unlock()
-	return c.settle
+	return w.settle
 }
 
-func (c *upstreamConn) settle() {
+func (w *answerWait) settle() {
+	c := w.c
 	c.mu.Lock()
+	if c.settled == w.settled {
+		c.settleLocked()
+	}
+	c.mu.Unlock()
+}
+
+// settleLocked ends the current request's wait; c.mu is held.
+func (c *upstreamConn) settleLocked() {
 	if c.head != nil {
 		close(c.head)
 		c.head = nil
@@ -100,7 +123,6 @@ func (c *upstreamConn) settle() {
 		close(c.settled)
 		c.settled = nil
 	}
-	c.mu.Unlock()
 }
 
 func (c *upstreamConn) Write(b []byte) (int, error) {
@@ -130,13 +152,15 @@ func (c *upstreamConn) Write(b []byte) (int, error) {
 
 // Close closes the connection, and lets a reset write waiting on it go on.
 func (c *upstreamConn) Close() error {
-	c.settle()
+	c.mu.Lock()
+	c.settleLocked()
+	c.mu.Unlock()
 	return c.Conn.Close()
 }
 
-// upstreamConnTrace records, in rec, the connection the Transport sends the
-// request on, if it is one of the proxy's own over HTTP/1, and readies it
-// for an early answer of up to want bytes.
+// upstreamConnTrace readies the connection the Transport sends the request
+// on, if it is one of the proxy's own over HTTP/1, for an early answer of up
+// to want bytes, and records in rec the request's wait on it.
 func upstreamConnTrace(rec *record, want int64) *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		c := info.Conn
@@ -147,8 +171,7 @@ func upstreamConnTrace(rec *record, want int64) *httptrace.ClientTrace {
 			c = tc.NetConn()
 		}
 		if uc, ok := c.(*upstreamConn); ok {
-			rec.upstreamConn.Store(uc)
-			uc.carry(want)
+			rec.upstreamWait.Store(uc.carry(want))
 		}
 	}}
 }

@@ -3,10 +3,12 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
@@ -68,5 +70,40 @@ func TestEarlyAnswerThenReset(t *testing.T) {
 		if err != nil || res.StatusCode != http.StatusUnauthorized || !bytes.Equal(body, answer) {
 			t.Fatalf("trial %d: status %d, %d of %d bytes of the answer, error %v", i, res.StatusCode, len(body), len(answer), err)
 		}
+	}
+}
+
+// TestEarlyAnswerWaitNotEndedByPreviousRequest: an upload A is answered
+// whole on a keep-alive upstream connection (a 401 of no body, the upload
+// all sent): the Transport puts the connection back in its pool before it
+// hands A's answer over, so upload B may be on it (GotConn) before A's
+// ModifyResponse runs. A's answer must not end B's wait: B's upload, if the
+// upstream then answers it early and resets, would fail at once with the
+// write's error (502) instead of getting its answer.
+func TestEarlyAnswerWaitNotEndedByPreviousRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nc, err := dialUpstream()(t.Context(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	p := &Proxy{cfg: Config{EarlyAnswerBuffer: DefaultEarlyAnswerBuffer}}
+	recA, recB := &record{}, &record{}
+	upstreamConnTrace(recA, DefaultEarlyAnswerBuffer).GotConn(httptrace.GotConnInfo{Conn: nc})
+	upstreamConnTrace(recB, DefaultEarlyAnswerBuffer).GotConn(httptrace.GotConnInfo{Conn: nc, Reused: true})
+	reqA := (&http.Request{}).WithContext(context.WithValue(t.Context(), recordKey{}, recA))
+	if err := p.modifyResponse(&http.Response{StatusCode: http.StatusUnauthorized, Header: http.Header{}, Request: reqA}); err != nil {
+		t.Fatal(err)
+	}
+	uc := nc.(*upstreamConn)
+	uc.mu.Lock()
+	head, settled := uc.head, uc.settled
+	uc.mu.Unlock()
+	if head == nil || settled == nil {
+		t.Fatalf("after A's answer, B's reset write waits for its answer's head: %v, for its read-ahead: %v; want both", head != nil, settled != nil)
 	}
 }
