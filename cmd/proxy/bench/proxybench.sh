@@ -263,6 +263,14 @@ echo
 probe=$(freeport)
 start_proxies "$probe" ab
 args=("direct=127.0.0.1:$probe" "hangup=127.0.0.1:$ab_hangup")
+if [[ -n "${BASELINE:-}" ]]; then
+	p=$(freeport)
+	"$BASELINE" proxy --listen "127.0.0.1:$p" --upstream "http://127.0.0.1:$probe" \
+		>"$tmp/ab-baseline-access.log" 2>"$tmp/ab-baseline.err" &
+	pids+=($!)
+	waitport "$p"
+	args+=("baseline=127.0.0.1:$p")
+fi
 [[ $have_nginx == 1 ]] && args+=("nginx=127.0.0.1:$ab_nginx")
 if [[ $have_haproxy == 1 ]]; then
 	args+=("haproxy=127.0.0.1:$ab_haproxy")
