@@ -100,7 +100,7 @@ func (s *Socket) Stop() {
 	w := &theWatcher
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if s.id == 0 || w.socks[s.id] != s {
+	if s.id == 0 {
 		return
 	}
 	delete(w.socks, s.id)
