@@ -83,12 +83,13 @@ var reasons = [...]Reason{
 // is a half-close, anything else a loss.
 func (c *conn) Saw(ev watch.Event) { c.hangup(reasons[ev], ev == watch.FIN) }
 
-// hangup decides what the client's departure means: for reason, at once,
-// halfOnly when the client only shut its writing side (the watcher's FIN,
-// or a TLS close_notify that ended net/http's read). A half-close that
-// HalfCloseWaits tolerates ends nothing, and the watcher is asked for the
-// losses that a full close brings (the RST that answers the server's next
-// write); a second departure changes nothing.
+// hangup decides what the client's leaving means, whether the watcher saw
+// it (Saw) or net/http's read did (a TLS close_notify, see serverClosed);
+// halfOnly says the client only shut its writing side. Under HalfCloseWaits
+// a half-close ends nothing, and from then on the watcher reports losses
+// only (the RST with which a client that closed fully answers the server's
+// next write): this is the one place that policy is applied. Once the
+// client departed, nothing more changes.
 func (c *conn) hangup(reason Reason, halfOnly bool) {
 	at := now()
 	if c.reqs.Departed() {
