@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+
+	"github.com/hangup-dev/hangup/internal/watch"
 )
 
 // Who ended a request. The watcher reports what the socket did (conn.hangup)
@@ -152,5 +154,5 @@ func (st *request) tlsCloseNotify() bool {
 	if _, ok := st.c.nc.(*tls.Conn); !ok {
 		return false
 	}
-	return quietOpen(st.c)
+	return watch.Established(st.c.raw)
 }

@@ -1,7 +1,11 @@
 package hangup
 
-import "net"
+import (
+	"net"
+
+	"github.com/hangup-dev/hangup/internal/watch"
+)
 
 // LostReason is the watcher's verdict on nc's error or hangup, for tests
 // that hold the socket themselves.
-func LostReason(nc net.Conn) Reason { return lostReason(&conn{raw: rawConn(nc)}) }
+func LostReason(nc net.Conn) Reason { return reasons[watch.Lost(rawConn(nc))] }

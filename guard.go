@@ -224,7 +224,7 @@ func (g *Guard) track(ctx context.Context, nc net.Conn) context.Context {
 	c := newConn(&g.cfg, nc, nil)
 	c.g = g
 	c.base = context.WithValue(ctx, connKey{}, c)
-	c.watched = watch(c)
+	c.watched = c.watch()
 	g.mu.Lock()
 	g.conns[nc] = c
 	g.mu.Unlock()
@@ -240,7 +240,7 @@ func (g *Guard) untrack(nc net.Conn, hijacked bool) {
 		c.hijacked()
 	}
 	if c != nil && c.watched {
-		unwatch(c)
+		c.unwatch()
 	}
 }
 

@@ -3,18 +3,12 @@ package hangup
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestHalfCloseWaitsRearm: under HalfCloseWaits the watcher's one-shot
@@ -77,10 +71,8 @@ func TestHalfCloseWaitsRearm(t *testing.T) {
 }
 
 // waitFired waits until the watcher's registration of g's only connection
-// no longer asks for EPOLLRDHUP: the kernel clears a one-shot registration's
-// events when it fires, and a re-arm asks only for EPOLLHUP and EPOLLERR.
-// The epoll instance's fdinfo in /proc lists every registration with its
-// events.
+// no longer asks for the FIN: the kernel clears a one-shot registration's
+// events when it fires, and a re-arm asks only for the losses.
 func waitFired(t *testing.T, g *Guard, wait time.Duration) {
 	t.Helper()
 	var c *conn
@@ -92,38 +84,16 @@ func waitFired(t *testing.T, g *Guard, wait time.Duration) {
 	if c == nil || !c.watched {
 		t.Fatal("the connection is not watched")
 	}
-	var sfd int
-	c.raw.Control(func(fd uintptr) { sfd = int(fd) })
-	theWatcher.mu.Lock()
-	epfd := theWatcher.ep.fd
-	theWatcher.mu.Unlock()
 	for deadline := time.Now().Add(wait); ; time.Sleep(time.Millisecond) {
-		events, err := epollEvents(epfd, sfd)
+		awaits, err := c.sock.AwaitsFIN()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if events&unix.EPOLLRDHUP == 0 {
+		if !awaits {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the watcher never took the FIN (events %#x)", events)
+			t.Fatal("the watcher never took the FIN")
 		}
 	}
-}
-
-// epollEvents returns the events that epoll instance epfd asks for on fd.
-func epollEvents(epfd, fd int) (uint32, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", epfd))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		// tfd:        7 events:       19 data:                0  pos:0 ino:...
-		f := strings.Fields(line)
-		if len(f) >= 4 && f[0] == "tfd:" && f[1] == strconv.Itoa(fd) && f[2] == "events:" {
-			ev, err := strconv.ParseUint(f[3], 16, 32)
-			return uint32(ev), err
-		}
-	}
-	return 0, fmt.Errorf("fd %d is not registered with epoll fd %d:\n%s", fd, epfd, b)
 }

@@ -1,14 +1,12 @@
 package hangup
 
-import (
-	"net"
-	"sync"
-)
+import "net"
 
 // WatchConn watches nc with hangup's shared watcher and calls gone once, from
 // the watcher's goroutine (or WithUserTimeout's timer), when the peer goes
-// away (FIN, RST, a keepalive or user timeout). It is the building block for servers that are not net/http, such
-// as fasthttp: gone should only record the news and cancel contexts, quickly.
+// away (FIN, RST, a keepalive or user timeout). It is the building block for
+// servers that are not net/http, such as fasthttp: gone should only record
+// the news and cancel contexts, quickly.
 //
 // stop ends the watch; call it before nc is closed or handed to someone else
 // (hijacked), and at the latest right after. Calling it more than once is
@@ -17,9 +15,8 @@ import (
 func WatchConn(nc net.Conn, gone func(Reason), opts ...Option) (stop func(), ok bool) {
 	cfg := newConfig(opts)
 	c := newConn(&cfg, nc, gone)
-	if !watch(c) {
+	if !c.watch() {
 		return func() {}, false
 	}
-	var once sync.Once
-	return func() { once.Do(func() { unwatch(c) }) }, true
+	return c.unwatch, true
 }

@@ -1,4 +1,4 @@
-package hangup
+package watch
 
 import (
 	"sync/atomic"
@@ -7,10 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// WithUserTimeout is implemented here, from TCP_INFO on a timer, and not with
-// the TCP_USER_TIMEOUT socket option. Linux applies TCP_USER_TIMEOUT to a
-// zero window too: once it has probed a closed window for the timeout, it
-// aborts the connection even though the peer acknowledged every probe
+// The user timeout (hangup's WithUserTimeout) is implemented here, from
+// TCP_INFO on a timer, and not with the TCP_USER_TIMEOUT socket option.
+// Linux applies TCP_USER_TIMEOUT to a zero window too: once it has probed a
+// closed window for the timeout, it aborts the connection even though the peer acknowledged every probe
 // (current kernels' tcp_probe_timer measures from the first probe,
 // icsk_probes_tstamp; seen on 6.18). A client that reads slowly (a phone on
 // a bad link, a download paused by its reader) is alive and was cut.
@@ -24,13 +24,13 @@ import (
 // for it for the whole timeout and not a single segment came from it
 // meanwhile.
 //
-// Once it is gone, the requests are cancelled with ReasonTimeout, the socket
-// is shut down so that net/http's pending write fails at once rather than at
-// the kernel's next retransmission, and TCP_USER_TIMEOUT, set now to 1 ms,
+// Once it is gone, the Observer hears UserTimeout, the socket is shut down
+// so that a pending write (net/http's) fails at once rather than at the
+// kernel's next retransmission, and TCP_USER_TIMEOUT, set now to 1 ms,
 // makes the kernel drop the orphaned socket at its next retransmission or
 // probe rather than after tcp_orphan_retries.
 type userTimer struct {
-	c        *conn
+	s        *Socket
 	timeout  time.Duration
 	interval time.Duration
 	t        *time.Timer
@@ -41,14 +41,10 @@ type userTimer struct {
 	segsIn uint32    // the peer's segments counted at the last check
 }
 
-// startUserTimer starts checking c, when its Guard has a user timeout; it
-// returns nil otherwise.
-func startUserTimer(c *conn) *userTimer {
-	d := c.cfg.userTimeout
-	if d <= 0 {
-		return nil
-	}
-	u := &userTimer{c: c, timeout: d, interval: max(d/4, 10*time.Millisecond)}
+// startUserTimer starts checking s every d/4 (at least every 10 ms) for a
+// peer that left something unanswered for d. d > 0.
+func startUserTimer(s *Socket, d time.Duration) *userTimer {
+	u := &userTimer{s: s, timeout: d, interval: max(d/4, 10*time.Millisecond)}
 	u.t = time.AfterFunc(u.interval, u.check)
 	return u
 }
@@ -67,7 +63,7 @@ func (u *userTimer) check() {
 	}
 	var ti *unix.TCPInfo
 	var tiErr error
-	if err := u.c.raw.Control(func(fd uintptr) {
+	if err := u.s.raw.Control(func(fd uintptr) {
 		ti, tiErr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 	}); err != nil || tiErr != nil {
 		return // closed, or not TCP: nothing to time
@@ -96,11 +92,12 @@ func (u *userTimer) check() {
 	}
 }
 
-// cut ends the connection of a peer that vanished. The departure is
-// recorded first, so that the watcher, woken by the shutdown, finds it taken.
+// cut ends the connection of a peer that vanished. The Observer hears it
+// first, so that when the watcher, woken by the shutdown, reports the
+// socket hung up, the Observer has its verdict already.
 func (u *userTimer) cut() {
-	u.c.hangup(ReasonTimeout, false)
-	u.c.raw.Control(func(fd uintptr) {
+	u.s.obs.Saw(UserTimeout)
+	u.s.raw.Control(func(fd uintptr) {
 		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 1)
 		unix.Shutdown(int(fd), unix.SHUT_RDWR)
 	})
