@@ -268,7 +268,7 @@ func (f *flight) run(r *http.Request) {
 	// by panicking (which would kill this goroutine's process).
 	req := r.Clone(f.ctx)
 	start := time.Now()
-	release, queued, err := p.admit(f.ctx)
+	release, queued, err := p.take(f.ctx, f.rec)
 	f.mu.Lock()
 	f.rec.queued, f.rec.queueWait = queued, time.Since(start)
 	f.mu.Unlock()
@@ -276,7 +276,7 @@ func (f *flight) run(r *http.Request) {
 		p.writeError(bw, req, err)
 		return
 	}
-	defer release()
+	defer p.pool.done(f.rec, release)
 	p.rp.ServeHTTP(bw, req)
 }
 
