@@ -181,6 +181,7 @@ func (c *coalescer) serve(w http.ResponseWriter, r *http.Request, key string, re
 	}
 	rec.queued, rec.queueWait = f.rec.queued, f.rec.queueWait
 	f.mu.Unlock()
+	rec.up.Store(f.rec.up.Load())
 	upstreamStatus, upstreamErr := f.rec.snapshot()
 	rec.setUpstreamStatus(upstreamStatus)
 	if upstreamErr != nil {

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// upstreamTransport sends requests to the upstream. It adds what
-// http.Transport leaves to its caller:
+// upstreamTransport sends requests to the backend of the pool that each
+// was given (pool.go), and to another when a failed attempt may be retried
+// (retry.go). It adds what http.Transport leaves to its caller:
 //
 //   - the upstream timeout: a request whose response headers do not arrive
 //     within the timeout is cancelled with cause ErrUpstreamTimeout, which the
