@@ -23,7 +23,7 @@ func init() {
 	register("proxy", "a reverse proxy that stops upstream work for clients that left", runProxy)
 }
 
-const proxyUsage = `usage: hangup proxy --upstream URL [flags]
+const proxyUsage = `usage: hangup proxy --upstream URL [--upstream URL...] [flags]
 
 A reverse proxy in front of any HTTP server. The moment a client goes away
 (FIN or RST, even while its request body is still unread), the request sent
@@ -31,12 +31,18 @@ upstream for it is aborted and the access log says 499. Optionally it limits
 the requests in flight upstream (queued clients that leave never reach it),
 shares one upstream request between identical concurrent GETs (--coalesce),
 and drains uploads after an early answer (401, 413) so that the answer
-reaches the client whole.
+reaches the client whole. Several upstreams share the requests (--lb); one
+that keeps refusing connections is ejected for a while (--max-fails,
+--fail-timeout), and a request that never reached an upstream goes to
+another.
 
 Example:
 
   hangup proxy --listen :8080 --upstream http://127.0.0.1:9000 --admin 127.0.0.1:9090 \
       --max-inflight 64 --queue 256 --queue-timeout 10s
+
+  hangup proxy --upstream http://10.0.0.1:9000 --upstream http://10.0.0.2:9000 \
+      --upstream unix:/run/app.sock --lb least_inflight --retry-idempotent
 
 Every flag can also be set by an environment variable, HANGUP_ and the flag's
 name in capitals with _ for - (HANGUP_UPSTREAM, HANGUP_MAX_INFLIGHT, ...); a
@@ -74,14 +80,18 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 		cfg                     = &f.cfg
 	)
 	fs.StringVar(&f.listen, "listen", ":8080", "`address` to serve clients on")
-	fs.Var(&upstream, "upstream", "`URL` of the server to forward to (required, once), e.g. http://127.0.0.1:9000")
+	fs.Var(&upstream, "upstream", "`URL` of a server to forward to (required; repeatable, or comma-separated, for a pool), e.g. http://127.0.0.1:9000 or unix:/run/app.sock")
+	fs.StringVar(&cfg.Balance, "lb", proxy.BalanceLeastInflight, "how a request picks an upstream of the pool: least_inflight (fewer requests in flight of two at random), round_robin, or first (the first healthy in the order given)")
+	maxFails := fs.Int("max-fails", proxy.DefaultMaxFails, "eject an upstream after `N` failed connects or timeouts in a row; 0: never")
+	fs.DurationVar(&cfg.FailTimeout, "fail-timeout", proxy.DefaultFailTimeout, "an ejected upstream gets a request again after this long, then twice as long after each failed probe (up to 5m)")
+	fs.BoolVar(&cfg.RetryIdempotent, "retry-idempotent", false, "send an idempotent request (GET, HEAD, PUT, DELETE...) whose upstream failed before answering to another upstream, once (at most 20% more requests); requests that never reached an upstream are always retried")
 	fs.StringVar(&f.admin, "admin", "", "`address` for /metrics and /healthz, e.g. 127.0.0.1:9090; empty: none")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 0, "flush an answer of known length to the client this often while it streams; -1: after every write; 0: when net/http's buffer fills (answers of unknown length and text/event-stream are always flushed at once)")
 	fs.BoolVar(&cfg.PreserveHost, "preserve-host", false, "send the client's Host header upstream, not the upstream's host (X-Forwarded-Host has the client's either way)")
 	fs.Var(&trusted, "trusted-proxy", "`CIDR` or address of a proxy in front of this one (repeatable, or comma-separated): its X-Forwarded-For is kept and appended to, its X-Forwarded-Host and -Proto kept; from any other peer they are replaced")
 	fs.DurationVar(&cfg.UpstreamTimeout, "upstream-timeout", 60*time.Second, "wait at most this long for the upstream's response headers, then answer 504; 0: no limit")
-	fs.IntVar(&cfg.MaxInflight, "max-inflight", 0, "at most `N` requests at the upstream at once; 0: no limit")
-	fs.IntVar(&cfg.Queue, "queue", 100, "with --max-inflight, up to `N` more wait in line (first come, first served); beyond, 503")
+	fs.IntVar(&cfg.MaxInflight, "max-inflight", 0, "at most `N` requests at each upstream at once; 0: no limit")
+	fs.IntVar(&cfg.Queue, "queue", 100, "with --max-inflight, up to `N` more wait in line for any upstream (first come, first served); beyond, 503")
 	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", 30*time.Second, "answer 503 to a request that waited this long in line; 0: as long as its client waits")
 	fs.DurationVar(&cfg.RetryAfter, "retry-after", time.Second, "Retry-After sent with a 503")
 	fs.BoolVar(&cfg.Coalesce, "coalesce", false, "let identical concurrent GET and HEAD requests share one upstream request")
@@ -112,6 +122,7 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 	if err := proxyFromEnv(fs); err != nil {
 		return nil, err
 	}
+	fromEnv := upstream.given
 	upstream.given = nil   // HANGUP_UPSTREAM is a default: a flag replaces it
 	trusted.replace = true // so is HANGUP_TRUSTED_PROXY
 	if err := parseFlags(fs, args, proxyUsage, nil, stdout); err != nil {
@@ -121,15 +132,33 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 		return nil, fmt.Errorf("unexpected argument %q; the upstream goes in --upstream: %w", fs.Arg(0), errUsage)
 	}
 
-	if len(upstream.given) > 1 {
-		return nil, fmt.Errorf("--upstream given %d times (%s): several upstreams are not supported yet; run one proxy per upstream: %w",
-			len(upstream.given), strings.Join(upstream.given, ", "), errUsage)
+	if len(upstream.given) == 0 {
+		upstream.given = fromEnv
 	}
-	u, err := proxyUpstream(upstream.value)
-	if err != nil {
-		return nil, err
+	if len(upstream.given) == 0 {
+		return nil, fmt.Errorf("no upstream: give --upstream http://host:port (or HANGUP_UPSTREAM): %w", errUsage)
 	}
-	cfg.Upstream = u
+	seen := make(map[string]bool)
+	for _, s := range upstream.given {
+		u, err := proxyUpstream(s)
+		if err != nil {
+			return nil, err
+		}
+		if seen[u.String()] {
+			return nil, fmt.Errorf("--upstream %s given twice: give each upstream once: %w", s, errUsage)
+		}
+		seen[u.String()] = true
+		cfg.Upstreams = append(cfg.Upstreams, u)
+	}
+	switch cfg.Balance {
+	case proxy.BalanceLeastInflight, proxy.BalanceRoundRobin, proxy.BalanceFirst:
+	default:
+		return nil, fmt.Errorf("--lb %q: want least_inflight, round_robin or first: %w", cfg.Balance, errUsage)
+	}
+	cfg.MaxFails = *maxFails
+	if cfg.MaxFails == 0 {
+		cfg.MaxFails = -1 // never: the flag's 0 is nginx's max_fails=0
+	}
 	cfg.TrustedProxies = trusted.list
 	if err := proxyCheckNumbers(fs); err != nil {
 		return nil, err
@@ -202,7 +231,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.TLSConfig != nil {
 		scheme = "https"
 	}
-	attrs := []any{"listen", ln.Addr().String(), "scheme", scheme, "upstream", cfg.Upstream.String()}
+	names := make([]string, len(cfg.Upstreams))
+	for i, u := range cfg.Upstreams {
+		names[i] = u.String()
+	}
+	attrs := []any{"listen", ln.Addr().String(), "scheme", scheme, "upstream", strings.Join(names, ",")}
 	if adminLn != nil {
 		attrs = append(attrs, "admin", adminLn.Addr().String())
 	}
@@ -234,30 +267,37 @@ func proxyEnvName(flagName string) string {
 }
 
 // upstreamFlag is --upstream. The flag package lets the last of a repeated
-// flag win, the norm for the other flags; here it silently dropped all but
+// flag win, the norm for the other flags; here that silently dropped all but
 // one of the servers the user meant to forward to (issue 16, case 8), so
-// every value given is kept and more than one is an error.
+// every value given is kept: the pool (issue 12). A value may also list
+// several, comma-separated, as HANGUP_UPSTREAM does.
 type upstreamFlag struct {
-	value string
 	given []string // the values given since given was last reset
 }
 
-func (f *upstreamFlag) String() string { return f.value }
+func (f *upstreamFlag) String() string { return strings.Join(f.given, ",") }
 
 func (f *upstreamFlag) Set(s string) error {
-	f.value = s
-	f.given = append(f.given, s)
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			f.given = append(f.given, part)
+		}
+	}
 	return nil
 }
 
-// proxyUpstream parses --upstream, with a message that says what to write.
+// proxyUpstream parses one --upstream, with a message that says what to
+// write.
 func proxyUpstream(s string) (*url.URL, error) {
-	if s == "" {
-		return nil, fmt.Errorf("no upstream: give --upstream http://host:port (or HANGUP_UPSTREAM): %w", errUsage)
-	}
 	u, err := url.Parse(s)
+	if err == nil && u.Scheme == "unix" {
+		if !strings.HasPrefix(u.Path, "/") || u.Host != "" {
+			return nil, fmt.Errorf("--upstream %q: want unix: and the socket's absolute path, e.g. unix:/run/app.sock: %w", s, errUsage)
+		}
+		return u, nil
+	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000: %w", s, errUsage)
+		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000, or unix:/path/to.sock: %w", s, errUsage)
 	}
 	return u, nil
 }

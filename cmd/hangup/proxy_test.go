@@ -86,40 +86,46 @@ func TestProxyBadInput(t *testing.T) {
 	}
 }
 
-// TestProxyUpstreamTwice: a second --upstream is not silently dropped (the
-// flag package lets the last one win; issue 16, case 8): the command exits 2
-// with one line that names them all and says what to do.
-func TestProxyUpstreamTwice(t *testing.T) {
+// TestProxyUpstreams: every --upstream is kept, none silently dropped (the
+// flag package lets the last one win; issue 16, case 8): they are the pool
+// (issue 12), and they replace HANGUP_UPSTREAM's. One given twice exits 2
+// with one line that names it.
+func TestProxyUpstreams(t *testing.T) {
 	withProxyEnv(t, map[string]string{"HANGUP_UPSTREAM": "http://127.0.0.1:9000"})
 	for _, tc := range []struct {
 		name string
 		args []string
-		want []string
+		want []string // the pool; nil: an error
+		msg  string
 	}{
+		{"env alone", nil, []string{"http://127.0.0.1:9000"}, ""},
 		{"two", []string{"--upstream", "http://127.0.0.1:9001", "--upstream", "http://127.0.0.1:9002"},
-			[]string{"--upstream given 2 times (http://127.0.0.1:9001, http://127.0.0.1:9002)"}},
+			[]string{"http://127.0.0.1:9001", "http://127.0.0.1:9002"}, ""},
+		{"comma-separated and a socket", []string{"--upstream", "http://a,http://b", "--upstream", "unix:/run/app.sock"},
+			[]string{"http://a", "http://b", "unix:/run/app.sock"}, ""},
 		{"the same twice", []string{"--upstream=http://127.0.0.1:9001", "--upstream=http://127.0.0.1:9001"},
-			[]string{"--upstream given 2 times"}},
-		{"three", []string{"--upstream", "http://a", "--upstream", "http://b", "--upstream", "http://c"},
-			[]string{"--upstream given 3 times (http://a, http://b, http://c)"}},
+			nil, "--upstream http://127.0.0.1:9001 given twice: give each upstream once"},
+		{"relative socket", []string{"--upstream", "unix:app.sock"}, nil, "socket's absolute path"},
+		{"unknown balancing", []string{"--upstream", "http://a", "--lb", "random"}, nil, `--lb "random": want least_inflight, round_robin or first`},
+		{"negative max-fails", []string{"--upstream", "http://a", "--max-fails", "-1"}, nil, "--max-fails -1: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// --log-format xml: were the upstreams accepted, the command
-			// would fail on it at once rather than serve.
-			args := append(append([]string{"proxy", "--listen", "127.0.0.1:0"}, tc.args...), "--log-format", "xml")
-			var stdout, stderr bytes.Buffer
-			code := run(args, &stdout, &stderr)
-			msg := stderr.String()
-			if code != 2 || strings.Count(msg, "\n") != 1 || stdout.Len() > 0 {
-				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and one line on stderr", code, stdout.String(), msg)
-			}
-			for _, want := range append(tc.want, "hangup proxy: ", "several upstreams are not supported yet", "run one proxy per upstream") {
-				if !strings.Contains(msg, want) {
-					t.Errorf("stderr %q does not say %q", msg, want)
+			f, err := parseProxyFlags(tc.args, io.Discard)
+			if tc.want == nil {
+				if err == nil || !strings.Contains(err.Error(), tc.msg) || !errors.Is(err, errUsage) {
+					t.Fatalf("error %v, want one that says %q", err, tc.msg)
 				}
+				return
 			}
-			if strings.Contains(msg, "9000") {
-				t.Errorf("stderr %q counts HANGUP_UPSTREAM, which the flags replace", msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, u := range f.cfg.Upstreams {
+				got = append(got, u.String())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("upstreams %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -27,6 +27,11 @@ type record struct {
 	// it went upstream on, if the proxy's Transport dialed it
 	// (upstreamconn.go).
 	upstreamWait atomic.Pointer[answerWait]
+	// up is the backend the request was given (pool.go), the one that
+	// served it once a retry moved it.
+	up      atomic.Pointer[backend]
+	probe   bool // the request is up's probe (health.go)
+	retried bool // an idempotent retry was spent on it (retry.go)
 
 	status   int   // status written to the client; 0 if none
 	bytesOut int64 // response body bytes written to the client
@@ -167,6 +172,9 @@ func (p *Proxy) accessFields(r *http.Request, rec *record, now time.Time, s fiel
 		s.int("status", int64(status))
 	}
 	s.int("upstream_status", int64(upstreamStatus))
+	if b := rec.up.Load(); b != nil {
+		s.str("upstream", b.name)
+	}
 	s.dur("duration", now.Sub(rec.start)-rec.lingerTime)
 	s.int("bytes_in", rec.body.count())
 	s.int("bytes_out", rec.bytesOut)

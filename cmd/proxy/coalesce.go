@@ -181,6 +181,7 @@ func (c *coalescer) serve(w http.ResponseWriter, r *http.Request, key string, re
 	}
 	rec.queued, rec.queueWait = f.rec.queued, f.rec.queueWait
 	f.mu.Unlock()
+	rec.up.Store(f.rec.up.Load())
 	upstreamStatus, upstreamErr := f.rec.snapshot()
 	rec.setUpstreamStatus(upstreamStatus)
 	if upstreamErr != nil {
@@ -268,7 +269,7 @@ func (f *flight) run(r *http.Request) {
 	// by panicking (which would kill this goroutine's process).
 	req := r.Clone(f.ctx)
 	start := time.Now()
-	release, queued, err := p.admit(f.ctx)
+	release, queued, err := p.take(f.ctx, f.rec)
 	f.mu.Lock()
 	f.rec.queued, f.rec.queueWait = queued, time.Since(start)
 	f.mu.Unlock()
@@ -276,7 +277,7 @@ func (f *flight) run(r *http.Request) {
 		p.writeError(bw, req, err)
 		return
 	}
-	defer release()
+	defer p.pool.done(f.rec, release)
 	p.rp.ServeHTTP(bw, req)
 }
 

@@ -211,8 +211,19 @@ func (p *Proxy) forwardDirect(w http.ResponseWriter, r *http.Request, rec *recor
 	if rec.queued {
 		start = time.Time{} // it waited: now
 	}
-	res, err := t.h1.roundTrip(r, t.deadline(start), w)
-	res, err = t.account(r.Context(), rec, nil, res, err)
+	deadline := t.deadline(start)
+	b := p.pool.backendOf(rec)
+	var (
+		res   *http.Response
+		err   error
+		tried []*backend
+	)
+	for b != nil {
+		var raw error
+		res, raw = b.h1.roundTrip(r, deadline, w)
+		res, err = t.account(r.Context(), rec, b, nil, res, raw)
+		b = p.pool.after(r, rec, b, err, raw, &tried)
+	}
 	if err != nil {
 		p.answerError(w, rec, err)
 		return

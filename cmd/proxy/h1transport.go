@@ -39,7 +39,8 @@ import (
 type h1Transport struct {
 	host        string      // the upstream's URL's host, as in the requests
 	fwd         *forwarding // the direct path's Host and X-Forwarded-*
-	addr        string      // host:port to dial
+	network     string      // "tcp", or "unix" for a socket
+	addr        string      // host:port (or the socket's path) to dial
 	dialer      net.Dialer
 	maxIdle     int
 	idleTimeout time.Duration
@@ -72,6 +73,7 @@ func newH1Transport(upstream *url.URL) *h1Transport {
 	return &h1Transport{
 		host:        upstream.Host,
 		fwd:         &forwarding{upstreamHost: upstream.Host},
+		network:     "tcp",
 		addr:        addr,
 		dialer:      net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
 		maxIdle:     h1MaxIdle,
@@ -289,7 +291,7 @@ func (t *h1Transport) get(ctx context.Context, deadline time.Time) (*h1Conn, err
 	if !deadline.IsZero() {
 		d.Deadline = deadline
 	}
-	nc, err := d.DialContext(ctx, "tcp", t.addr)
+	nc, err := d.DialContext(ctx, t.network, t.addr)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			return nil, cause
@@ -297,7 +299,7 @@ func (t *h1Transport) get(ctx context.Context, deadline time.Time) (*h1Conn, err
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return nil, ErrUpstreamTimeout
 		}
-		return nil, err
+		return nil, &dialError{err} // never reached it (retry.go)
 	}
 	return &h1Conn{nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc)}, nil
 }

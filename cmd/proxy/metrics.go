@@ -20,6 +20,14 @@ import (
 //	                                                        without a slot: full, timeout, client_gone
 //	hangup_proxy_coalesced_total                    counter  requests served by joining another's upstream request
 //
+// and, for each upstream of the pool (pool.go), labelled with its address
+// (host:port, or unix:/path):
+//
+//	hangup_proxy_upstream_server_requests_total{upstream,outcome}  counter  as upstream_requests_total, per upstream
+//	hangup_proxy_upstream_in_flight{upstream}          gauge    requests given to it and not done
+//	hangup_proxy_upstream_healthy{upstream}            gauge    1, or 0 while it is ejected (health.go)
+//	hangup_proxy_upstream_ejections_total{upstream}    counter  times it was ejected
+//
 // The queue's are read from the admission line's Stats at each scrape, so
 // that the line keeps its one count of each.
 const (
@@ -40,6 +48,26 @@ type metrics struct {
 	// The counters of every label value, resolved once: a lookup by label
 	// per request hashes the value and takes the vector's lock.
 	byOutcome map[string]prometheus.Counter
+
+	perUpstream *prometheus.CounterVec
+	pool        *pool // its gauges are read at each scrape; set by New
+	inflight    *prometheus.Desc
+	healthy     *prometheus.Desc
+	ejections   *prometheus.Desc
+}
+
+// backendMetrics are one upstream's counters, resolved once.
+type backendMetrics struct {
+	byOutcome map[string]prometheus.Counter
+}
+
+// backend returns the counters of the upstream named name.
+func (m *metrics) backend(name string) *backendMetrics {
+	bm := &backendMetrics{byOutcome: make(map[string]prometheus.Counter)}
+	for _, o := range []string{outcomeCompleted, outcomeCancelled, outcomeError, outcomeTimeout} {
+		bm.byOutcome[o] = m.perUpstream.WithLabelValues(name, o)
+	}
+	return bm
 }
 
 func newMetrics(line *hangup.Admission) *metrics {
@@ -59,6 +87,16 @@ func newMetrics(line *hangup.Admission) *metrics {
 			"Requests that had to wait in line for an upstream slot.", nil, nil),
 		dropped: prometheus.NewDesc("hangup_proxy_queue_dropped_total",
 			"Requests turned away by the admission queue, by reason: full, timeout, client_gone.", []string{"reason"}, nil),
+		perUpstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hangup_proxy_upstream_server_requests_total",
+			Help: "Requests sent to each upstream, by how they ended: completed, cancelled (every client left), error, timeout.",
+		}, []string{"upstream", "outcome"}),
+		inflight: prometheus.NewDesc("hangup_proxy_upstream_in_flight",
+			"Requests given to the upstream and not done yet.", []string{"upstream"}, nil),
+		healthy: prometheus.NewDesc("hangup_proxy_upstream_healthy",
+			"1 if the upstream takes requests, 0 while it is ejected after failures.", []string{"upstream"}, nil),
+		ejections: prometheus.NewDesc("hangup_proxy_upstream_ejections_total",
+			"Times the upstream was ejected after failures in a row.", []string{"upstream"}, nil),
 	}
 	// Every label value exists from the start, so dashboards and alerts see
 	// zeros rather than absent series.
@@ -69,12 +107,18 @@ func newMetrics(line *hangup.Admission) *metrics {
 	return m
 }
 
-func (m *metrics) upstreamDone(outcome string) {
+// upstreamDone counts an upstream request to b that ended with outcome.
+func (m *metrics) upstreamDone(b *backend, outcome string) {
 	if c, ok := m.byOutcome[outcome]; ok {
 		c.Inc()
-		return
+	} else {
+		m.upstream.WithLabelValues(outcome).Inc()
 	}
-	m.upstream.WithLabelValues(outcome).Inc()
+	if c, ok := b.m.byOutcome[outcome]; ok {
+		c.Inc()
+	} else {
+		m.perUpstream.WithLabelValues(b.name, outcome).Inc()
+	}
 }
 
 // Describe implements prometheus.Collector.
@@ -84,6 +128,10 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.depth
 	ch <- m.queued
 	ch <- m.dropped
+	m.perUpstream.Describe(ch)
+	ch <- m.inflight
+	ch <- m.healthy
+	ch <- m.ejections
 }
 
 // Collect implements prometheus.Collector.
@@ -102,6 +150,16 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}{{"full", st.Full}, {"timeout", st.TimedOut}, {"client_gone", st.Left}} {
 		ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(d.n), d.reason)
 	}
+	m.perUpstream.Collect(ch)
+	for _, b := range m.pool.backends {
+		healthy := 1.0
+		if b.health.down.Load() {
+			healthy = 0
+		}
+		ch <- prometheus.MustNewConstMetric(m.inflight, prometheus.GaugeValue, float64(b.inflight.Load()), b.name)
+		ch <- prometheus.MustNewConstMetric(m.healthy, prometheus.GaugeValue, healthy, b.name)
+		ch <- prometheus.MustNewConstMetric(m.ejections, prometheus.CounterValue, float64(b.health.ejected.Load()), b.name)
+	}
 }
 
 // Collector returns the proxy's own metrics (hangup_proxy_*), to register
@@ -111,7 +169,8 @@ func (p *Proxy) Collector() prometheus.Collector { return p.m }
 // AdminHandler serves /metrics (the proxy's metrics, the core's hangup_*
 // metrics for g, and the Go runtime's) and /healthz, which answers 200 "ok"
 // until Serve begins to shut down and 503 after, so that a load balancer stops
-// sending new work while in-flight requests finish.
+// sending new work while in-flight requests finish; 503 too while every
+// upstream is ejected (health.go).
 func (p *Proxy) AdminHandler(g *hangup.Guard) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(p.m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -126,6 +185,11 @@ func (p *Proxy) AdminHandler(g *hangup.Guard) http.Handler {
 		if p.draining.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte("shutting down\n"))
+			return
+		}
+		if !p.pool.healthy() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("no upstream is healthy\n"))
 			return
 		}
 		w.Write([]byte("ok\n"))

@@ -48,9 +48,30 @@ import (
 // Config configures a Proxy. Only Upstream is required; every zero value
 // means the default given in its comment.
 type Config struct {
-	// Upstream is where requests go: an http or https URL with a host. Its
-	// path, if any, is prefixed to the client's.
+	// Upstream is where requests go: an http or https URL with a host, or
+	// unix:/path/to.sock (HTTP/1.1 over a unix socket, with Host
+	// "localhost" unless PreserveHost, as nginx's). Its path, if any, is
+	// prefixed to the client's.
 	Upstream *url.URL
+	// Upstreams, instead of Upstream, are a pool of upstreams that share
+	// the requests (pool.go), each as Upstream says; all have the same path
+	// and query.
+	Upstreams []*url.URL
+	// Balance picks an upstream of the pool for each request:
+	// BalanceLeastInflight (the default), BalanceRoundRobin or BalanceFirst.
+	Balance string
+	// MaxFails ejects an upstream that failed this many times in a row (no
+	// connection, or no answer in UpstreamTimeout) for FailTimeout, then
+	// longer after each failed probe (health.go). Zero: DefaultMaxFails;
+	// negative: never.
+	MaxFails int
+	// FailTimeout is an upstream's first ejection. Default: 10s.
+	FailTimeout time.Duration
+	// RetryIdempotent sends an idempotent request whose upstream failed
+	// before answering to another upstream, once, within a budget of 20%
+	// of the requests (retry.go). Requests that never reached an upstream
+	// are retried anyway.
+	RetryIdempotent bool
 	// MaxBodySize bounds a request body, in bytes; a larger one gets 413
 	// (ErrBodyTooLarge), before the upstream is asked when its
 	// Content-Length says so. Zero: no limit.
@@ -86,10 +107,11 @@ type Config struct {
 	// IPv4-mapped IPv6 peers are matched as IPv4. Default: none.
 	TrustedProxies []netip.Prefix
 
-	// MaxInflight is how many requests may be at the upstream at once.
+	// MaxInflight is how many requests may be at each upstream at once.
 	// Zero: no limit (and no queue).
 	MaxInflight int
-	// Queue is how many more may wait, first come first served, for a slot;
+	// Queue is how many more may wait, first come first served, for a slot
+	// at any upstream of the pool (one line for all);
 	// beyond it, requests get 503 at once. Zero: none may wait.
 	Queue int
 	// QueueTimeout is how long a request may wait in line before it gets
@@ -186,20 +208,20 @@ const (
 	DefaultShutdownTimeout    = 30 * time.Second
 )
 
-// A Proxy forwards requests to one upstream. Create it with New.
+// A Proxy forwards requests to a pool of upstreams. Create it with New.
 type Proxy struct {
 	cfg       Config
 	rp        *httputil.ReverseProxy
 	transport *upstreamTransport
-	line      *hangup.Admission // the admission queue (queue.go); nil without MaxInflight
+	pool      *pool
+	line      *hangup.Admission // the admission queue (queue.go): the pool's; nil without MaxInflight
 	co        *coalescer        // nil without Coalesce
 	m         *metrics
 	log       *slog.Logger // nil: no logs
 	accessLog io.Writer    // nil: access lines go to log
 	draining  atomic.Bool  // Serve is shutting down
-	directOK  bool         // body-less requests may take the direct path (direct.go)
-	fwd       *forwarding  // the upstream request's Host and X-Forwarded-* (headers.go)
-	viaProxy  bool         // the Transport sends to the upstream through a forward proxy (target.go)
+	directOK  bool         // body-less requests may take the direct path (direct.go): every backend can
+	fwd       *forwarding  // the upstream request's X-Forwarded-* (headers.go); the Host is the backend's
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -211,29 +233,21 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	cfg.setDefaults()
 	p := &Proxy{cfg: cfg, log: cfg.Logger, accessLog: cfg.AccessLog}
-	p.fwd = &forwarding{upstreamHost: cfg.Upstream.Host, preserveHost: cfg.PreserveHost}
+	p.fwd = &forwarding{upstreamHost: cfg.upstreams()[0].Host, preserveHost: cfg.PreserveHost}
 	for _, pf := range cfg.TrustedProxies {
 		p.fwd.trusted = append(p.fwd.trusted, unmapPrefix(pf).Masked())
 	}
-	p.line = newLine(&cfg)
-	p.m = newMetrics(p.line)
+	p.m = newMetrics(nil)
+	p.pool = newPool(&cfg, p.fwd, p.m)
+	p.line = p.pool.line
+	p.m.line, p.m.pool = p.line, p.pool
 	if cfg.Coalesce {
 		p.co = newCoalescer(p, cfg.CoalesceVary, cfg.CoalesceBuffer, cfg.CoalesceLagTimeout)
 	}
-	rt := cfg.Transport
-	if rt == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		t.DisableCompression = true
-		t.DialContext = dialUpstream()
-		rt = t
-	}
-	p.transport = &upstreamTransport{rt: rt, timeout: cfg.UpstreamTimeout, m: p.m}
-	p.viaProxy = forwardProxied(rt, cfg.Upstream)
-	if cfg.Transport == nil && h1Upstream(cfg.Upstream) {
-		p.transport.h1 = newH1Transport(cfg.Upstream)
-		p.transport.h1.fwd = p.fwd
-		p.directOK = directUpstream(cfg.Upstream)
+	p.transport = &upstreamTransport{pool: p.pool, timeout: cfg.UpstreamTimeout, m: p.m}
+	p.directOK = true
+	for _, b := range p.pool.backends {
+		p.directOK = p.directOK && b.direct
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -262,17 +276,28 @@ func (b *bufferPool) Get() []byte { return *bufs32k.Get().(*[]byte) }
 
 func (b *bufferPool) Put(buf []byte) { bufs32k.Put(&buf) }
 
+// upstreams is the pool's URLs: Upstreams, or Upstream alone.
+func (cfg *Config) upstreams() []*url.URL {
+	if len(cfg.Upstreams) > 0 {
+		return cfg.Upstreams
+	}
+	return []*url.URL{cfg.Upstream}
+}
+
 func (cfg *Config) check() error {
-	u := cfg.Upstream
-	switch {
-	case u == nil:
+	if cfg.Upstream != nil && len(cfg.Upstreams) > 0 {
+		return errors.New("proxy: both Upstream and Upstreams are set; put every upstream in Upstreams")
+	}
+	if cfg.Upstream == nil && len(cfg.Upstreams) == 0 {
 		return errors.New("proxy: no upstream")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("proxy: upstream %q: the scheme must be http or https", u.String())
-	case u.Host == "":
-		return fmt.Errorf("proxy: upstream %q has no host", u.String())
-	case u.User != nil:
-		return fmt.Errorf("proxy: upstream %q: credentials in the URL are not supported", u.Redacted())
+	}
+	if err := checkUpstreams(cfg.upstreams(), cfg.Transport != nil); err != nil {
+		return err
+	}
+	switch cfg.Balance {
+	case "", BalanceLeastInflight, BalanceRoundRobin, BalanceFirst:
+	default:
+		return fmt.Errorf("proxy: Balance %q: want %s, %s or %s", cfg.Balance, BalanceLeastInflight, BalanceRoundRobin, BalanceFirst)
 	}
 	for _, pf := range cfg.TrustedProxies {
 		if !pf.IsValid() {
@@ -290,6 +315,7 @@ func (cfg *Config) check() error {
 		{"LingerTimeout", int64(cfg.LingerTimeout)}, {"LingerBytes", cfg.LingerBytes},
 		{"ReadHeaderTimeout", int64(cfg.ReadHeaderTimeout)}, {"MaxHeaderBytes", int64(cfg.MaxHeaderBytes)},
 		{"IdleTimeout", int64(cfg.IdleTimeout)}, {"ShutdownTimeout", int64(cfg.ShutdownTimeout)},
+		{"FailTimeout", int64(cfg.FailTimeout)},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("proxy: %s must not be negative", n.name)
@@ -312,6 +338,10 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	def(&cfg.IdleTimeout, DefaultIdleTimeout)
 	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
+	def(&cfg.FailTimeout, DefaultFailTimeout)
+	if cfg.MaxFails == 0 {
+		cfg.MaxFails = DefaultMaxFails
+	}
 	if cfg.CoalesceBuffer == 0 {
 		cfg.CoalesceBuffer = DefaultCoalesceBuffer
 	}
@@ -387,7 +417,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 		p.linger(w, r, rec)
 		return
 	}
-	slot, queued, err := p.admit(r.Context())
+	slot, queued, err := p.take(r.Context(), rec)
 	rec.queued = queued
 	if queued {
 		rec.queueWait = time.Since(rec.start)
@@ -400,7 +430,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	release := func() {
 		if !released {
 			released = true
-			slot()
+			p.pool.done(rec, slot)
 		}
 	}
 	defer release()
@@ -434,15 +464,17 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	}
 }
 
-// rewrite builds the upstream request: the upstream's URL, the Host, and
-// X-Forwarded-For, -Host and -Proto as p.fwd decides them (headers.go).
-// ReverseProxy has already removed the hop-by-hop and forwarding headers.
+// rewrite builds the upstream request: the URL of the backend the request
+// was given, its Host, and X-Forwarded-For, -Host and -Proto as p.fwd
+// decides them (headers.go). ReverseProxy has already removed the
+// hop-by-hop and forwarding headers.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	pr.SetURL(p.cfg.Upstream)
-	pr.Out.Host = p.fwd.host(pr.In)
+	b := p.pool.backendOf(recordFrom(pr.In.Context()))
+	pr.SetURL(b.target)
+	pr.Out.Host = b.fwd.host(pr.In)
 	// The path and query as the client sent them, not as ReverseProxy
 	// re-encodes them (target.go).
-	setRawTarget(pr.Out.URL, p.cfg.Upstream, pr.In, p.viaProxy)
+	setRawTarget(pr.Out.URL, b.target, pr.In, b.viaProxy)
 	xff, xfh, xfp := p.fwd.xForwarded(pr.In)
 	if xff != "" {
 		pr.Out.Header["X-Forwarded-For"] = []string{xff}

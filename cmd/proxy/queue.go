@@ -8,7 +8,7 @@ import (
 )
 
 // The admission queue is hangup.Admission, the core's line (admission.go):
-// Config.MaxInflight requests at the upstream at once, Config.Queue more
+// Config.MaxInflight requests at each upstream at once, Config.Queue more
 // waiting first come first served, each for at most Config.QueueTimeout. A
 // waiter waits on its request's context, which hangup cancels the moment
 // the client leaves: a client that gives up while queued is taken out of the
@@ -17,13 +17,14 @@ import (
 // its queue, but nothing for requests already sent). Its metrics
 // (metrics.go) are the line's Stats.
 
-// newLine returns the admission line for cfg; nil, admitting everything,
-// without MaxInflight.
-func newLine(cfg *Config) *hangup.Admission {
+// newLine returns the admission line for cfg and a pool of n upstreams
+// (one line for the pool: see pool.go); nil, admitting everything, without
+// MaxInflight.
+func newLine(cfg *Config, n int) *hangup.Admission {
 	if cfg.MaxInflight <= 0 {
 		return nil
 	}
-	return hangup.NewAdmission(cfg.MaxInflight, cfg.Queue, cfg.QueueTimeout)
+	return hangup.NewAdmission(cfg.MaxInflight*n, cfg.Queue, cfg.QueueTimeout)
 }
 
 // admit takes an upstream slot for a request whose context is ctx, waiting

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// upstreamTransport sends requests to the upstream. It adds what
-// http.Transport leaves to its caller:
+// upstreamTransport sends requests to the backend of the pool that each
+// was given (pool.go), and to another when a failed attempt may be retried
+// (retry.go). It adds what http.Transport leaves to its caller:
 //
 //   - the upstream timeout: a request whose response headers do not arrive
 //     within the timeout is cancelled with cause ErrUpstreamTimeout, which the
@@ -24,32 +25,69 @@ import (
 // by the Transport's own means: an HTTP/1 upstream connection is closed, an
 // HTTP/2 stream is reset.
 type upstreamTransport struct {
-	h1      *h1Transport // nil: everything goes through rt
-	rt      http.RoundTripper
+	pool    *pool
 	timeout time.Duration
 	m       *metrics
 }
 
+// RoundTrip sends req to the backend the pool gave its request (take), and
+// to others if it must be retried (retry.go).
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.h1 != nil && t.h1.serves(req) {
+	rec := recordFrom(req.Context())
+	b := t.pool.backendOf(rec)
+	var (
+		tried []*backend
+		body  *attemptBody
+	)
+	for {
+		out := b.aim(req)
+		if len(t.pool.backends) > 1 && req.Body != nil && req.Body != http.NoBody {
+			if out == req {
+				out = new(http.Request)
+				*out = *req
+			}
+			body = &attemptBody{rc: req.Body}
+			out.Body = body
+		}
+		res, err, raw := t.attempt(out, rec, b)
+		next := t.pool.after(req, rec, b, err, raw, &tried)
+		if next == nil {
+			if body != nil {
+				body.keep()
+			}
+			return res, err
+		}
+		if body != nil {
+			body.abandon()
+		}
+		b = next
+	}
+}
+
+// attempt sends req to b once; raw is the transport's error, err what it
+// means (failureCause).
+func (t *upstreamTransport) attempt(req *http.Request, rec *record, b *backend) (res *http.Response, err, raw error) {
+	if b.h1 != nil && b.h1.serves(req) {
 		// h1Transport keeps the timeout with a deadline on its connection,
 		// and gives the context's cause as its error.
-		res, err := t.h1.roundTrip(req, t.deadline(time.Time{}), nil)
-		return t.account(req.Context(), recordFrom(req.Context()), nil, res, err)
+		res, raw = b.h1.roundTrip(req, t.deadline(time.Time{}), nil)
+		res, err = t.account(req.Context(), rec, b, nil, res, raw)
+		return res, err, raw
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	var timer *time.Timer
 	if t.timeout > 0 {
 		timer = time.AfterFunc(t.timeout, func() { cancel(ErrUpstreamTimeout) })
 	}
-	res, err := t.rt.RoundTrip(req.WithContext(ctx))
-	if timer != nil && !timer.Stop() && err == nil {
+	res, raw = b.rt.RoundTrip(req.WithContext(ctx))
+	if timer != nil && !timer.Stop() && raw == nil {
 		// The headers came in as the timer fired: the context is cancelled
 		// under the body, so the response is lost anyway. Say why.
 		res.Body.Close()
-		res, err = nil, ErrUpstreamTimeout
+		res, raw = nil, ErrUpstreamTimeout
 	}
-	return t.account(ctx, recordFrom(ctx), cancel, res, err)
+	res, err = t.account(ctx, recordFrom(ctx), b, cancel, res, raw)
+	return res, err, raw
 }
 
 // deadline is when the answer's head is due for a request that started at
@@ -64,10 +102,10 @@ func (t *upstreamTransport) deadline(start time.Time) time.Time {
 	return start.Add(t.timeout)
 }
 
-// account counts the outcome of a round trip whose context is ctx, in rec
-// too if not nil, or wraps the body to count it when the body ends. cancel,
+// account counts the outcome of a round trip to b whose context is ctx, in
+// rec too if not nil, or wraps the body to count it when the body ends. cancel,
 // if not nil, ends ctx once the request is done with.
-func (t *upstreamTransport) account(ctx context.Context, rec *record, cancel context.CancelCauseFunc, res *http.Response, err error) (*http.Response, error) {
+func (t *upstreamTransport) account(ctx context.Context, rec *record, b *backend, cancel context.CancelCauseFunc, res *http.Response, err error) (*http.Response, error) {
 	if cancel == nil {
 		cancel = func(error) {}
 	}
@@ -75,7 +113,7 @@ func (t *upstreamTransport) account(ctx context.Context, rec *record, cancel con
 		err = failureCause(ctx, rec, err)
 		cancel(context.Canceled)
 		outcome := outcomeFor(err)
-		t.m.upstreamDone(outcome)
+		t.m.upstreamDone(b, outcome)
 		if rec != nil {
 			rec.setOutcome(outcome)
 		}
@@ -87,7 +125,7 @@ func (t *upstreamTransport) account(ctx context.Context, rec *record, cancel con
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		// The body is the upgraded connection, an io.ReadWriteCloser that
 		// ReverseProxy takes over: it must stay one.
-		t.m.upstreamDone(outcomeCompleted)
+		t.m.upstreamDone(b, outcomeCompleted)
 		if rec != nil {
 			rec.setOutcome(outcomeCompleted)
 		}
@@ -98,18 +136,11 @@ func (t *upstreamTransport) account(ctx context.Context, rec *record, cancel con
 		cancel(context.Canceled)
 		return res, nil
 	}
-	res.Body = &upstreamBody{rc: res.Body, ctx: ctx, cancel: cancel, m: t.m, rec: rec}
+	res.Body = &upstreamBody{rc: res.Body, ctx: ctx, cancel: cancel, m: t.m, b: b, rec: rec}
 	return res, nil
 }
 
-func (t *upstreamTransport) CloseIdleConnections() {
-	if t.h1 != nil {
-		t.h1.CloseIdleConnections()
-	}
-	if c, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
+func (t *upstreamTransport) CloseIdleConnections() { t.pool.CloseIdleConnections() }
 
 // upstreamBody counts how the upstream response ended.
 type upstreamBody struct {
@@ -117,6 +148,7 @@ type upstreamBody struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	m      *metrics
+	b      *backend
 	rec    *record // nil if the request has none
 	once   sync.Once
 }
@@ -146,7 +178,7 @@ func (b *upstreamBody) Close() error {
 
 func (b *upstreamBody) done(outcome string) {
 	b.once.Do(func() {
-		b.m.upstreamDone(outcome)
+		b.m.upstreamDone(b.b, outcome)
 		if b.rec != nil {
 			b.rec.setOutcome(outcome)
 		}

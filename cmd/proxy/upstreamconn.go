@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -47,17 +48,20 @@ const answerGrace = time.Second
 // upstreamConn is a connection that the proxy's Transport dialed.
 type upstreamConn struct {
 	net.Conn
+	written atomic.Int64 // bytes written
+	mark    atomic.Int64 // written when the current request took it
 	mu      sync.Mutex
 	widened bool
 	head    chan struct{} // closed when the current request's answer came in
 	settled chan struct{} // closed when it was read ahead, or the connection closed
 }
 
-// dialUpstream dials as http.DefaultTransport does, and wraps the connection.
-func dialUpstream() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+// dialUpstream dials as http.DefaultTransport does, or addr on network if
+// addr is not empty (a unix socket), and wraps the connection.
+func dialUpstream(network, addr string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := dialUpstreamTo(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, network, addr)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := d.DialContext(ctx, network, addr)
+		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -75,6 +79,7 @@ func (c *upstreamConn) carry(want int64) *answerWait {
 	c.head, c.settled = make(chan struct{}), make(chan struct{})
 	w := &answerWait{c: c, settled: c.settled}
 	c.mu.Unlock()
+	c.mark.Store(c.written.Load())
 	if tc, ok := c.Conn.(*net.TCPConn); ok && widen && want > 0 {
 		tc.SetReadBuffer(int(min(want+64<<10, 1<<30)))
 	}
@@ -127,6 +132,7 @@ func (c *upstreamConn) settleLocked() {
 
 func (c *upstreamConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
 	if err == nil || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
 		return n, err
 	}
@@ -149,6 +155,10 @@ func (c *upstreamConn) Write(b []byte) (int, error) {
 	<-settled
 	return n, err
 }
+
+// wrote reports whether a byte of the current request was written on c
+// (retry.go).
+func (c *upstreamConn) wrote() bool { return c.written.Load() != c.mark.Load() }
 
 // Close closes the connection, and lets a reset write waiting on it go on.
 func (c *upstreamConn) Close() error {

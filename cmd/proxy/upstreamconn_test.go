@@ -86,7 +86,7 @@ func TestEarlyAnswerWaitNotEndedByPreviousRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	nc, err := dialUpstream()(t.Context(), "tcp", ln.Addr().String())
+	nc, err := dialUpstream("", "")(t.Context(), "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
