@@ -281,12 +281,19 @@ func (s *logSink) Write(p []byte) (int, error) {
 // waitFor returns the first access log line for which match is true.
 func (s *logSink) waitFor(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
+	return s.waitLine(t, "access log line "+what, func(l map[string]any) bool { return l["msg"] == "request" && match(l) })
+}
+
+// waitLine returns the first log line, of any message, for which match is
+// true.
+func (s *logSink) waitLine(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
+	t.Helper()
 	deadline := time.After(waitLong)
 	seen := 0
 	for {
 		s.mu.Lock()
 		for ; seen < len(s.lines); seen++ {
-			if l := s.lines[seen]; l["msg"] == "request" && match(l) {
+			if l := s.lines[seen]; match(l) {
 				s.mu.Unlock()
 				return l
 			}
@@ -296,7 +303,7 @@ func (s *logSink) waitFor(t *testing.T, what string, match func(map[string]any) 
 		select {
 		case <-ch:
 		case <-deadline:
-			t.Fatalf("no access log line %s", what)
+			t.Fatalf("no %s", what)
 			return nil
 		}
 	}

@@ -41,21 +41,20 @@ func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 			srv.Protocols.SetHTTP2(true)
 		}
 	}
-	if cfg.TLSConfig == nil {
-		// Before Install, which chains the hooks this sets (rejected.go).
-		ln = p.watchRejections(srv, ln)
+	// Before Install, which chains the hooks this sets (rejected.go).
+	served, err := p.watchRejections(srv, ln)
+	if err != nil {
+		ln.Close()
+		if admin != nil {
+			admin.Close()
+		}
+		return err
 	}
 	g := hangup.Install(srv, cfg.GuardOptions...)
 
 	errc := make(chan error, 2)
 	running := 1
-	go func() {
-		if cfg.TLSConfig != nil {
-			errc <- srv.ServeTLS(ln, "", "")
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
+	go func() { errc <- srv.Serve(served) }()
 	var adminSrv *http.Server
 	if admin != nil {
 		adminSrv = &http.Server{
