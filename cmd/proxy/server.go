@@ -16,13 +16,14 @@ import (
 // (/metrics, /healthz; see AdminHandler) on admin unless it is nil. The
 // server has hangup installed, so every request's upstream request is
 // cancelled the moment its client leaves; it speaks TLS (and HTTP/2) when
-// Config.TLSConfig is set, h2c next to HTTP/1 when Config.H2C is.
+// Config.TLSConfig is set, terminated by its listener (tlslisten.go), h2c
+// next to HTTP/1 when Config.H2C is.
 //
 // When ctx is done, Serve stops accepting, tells /healthz to answer 503,
 // waits up to Config.ShutdownTimeout for in-flight requests (queued ones
 // included) to finish, then closes what is left. It returns nil after a clean
-// shutdown, and an error if it had to cut requests or a listener failed. It
-// closes both listeners.
+// shutdown, and an error if it had to cut requests or a listener failed (at
+// once if Config.TLSConfig has no certificate). It closes both listeners.
 func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 	cfg := &p.cfg
 	srv := &http.Server{
