@@ -15,23 +15,32 @@ import (
 // (tls.Conn.CloseWrite) without closing TCP has half-closed its side, as a
 // FIN does in plain TCP; the socket shows no FIN, so the watcher alone never
 // hears of it. Under the default policy the request is cancelled (reason
-// closed, phase handler); under HalfCloseWaits the handler's answer reaches
-// the client.
+// closed, phase handler), also when net/http's connection is a wrapper of
+// the *tls.Conn (hangup proxy's); under HalfCloseWaits the handler's answer
+// reaches the client.
 func TestTLSCloseNotify(t *testing.T) {
-	t.Run("default", func(t *testing.T) {
-		s := startServer(t, serverOpts{tls: true})
-		c, _ := dialTLS(t, s.addr(), "http/1.1")
-		write(t, c, "GET /wait HTTP/1.1\r\nHost: example.test\r\n\r\n")
-		s.waitEntered()
-		if err := c.CloseWrite(); err != nil {
-			t.Fatal(err)
-		}
-		o := s.waitResult()
-		expectGone(t, o, hangup.PhaseHandler)
-		if o.departure.Reason != hangup.ReasonClosed {
-			t.Errorf("reason = %v, want closed", o.departure.Reason)
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		so   serverOpts
+	}{
+		{"default", serverOpts{tls: true}},
+		{"wrapped", serverOpts{wrapTLS: true}}, // net/http's conn is a wrapper of the *tls.Conn
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, tc.so)
+			c, _ := dialTLS(t, s.addr(), "http/1.1")
+			write(t, c, "GET /wait HTTP/1.1\r\nHost: example.test\r\n\r\n")
+			s.waitEntered()
+			if err := c.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			o := s.waitResult()
+			expectGone(t, o, hangup.PhaseHandler)
+			if o.departure.Reason != hangup.ReasonClosed {
+				t.Errorf("reason = %v, want closed", o.departure.Reason)
+			}
+		})
+	}
 	t.Run("HalfCloseWaits", func(t *testing.T) {
 		released := make(chan struct{})
 		var s *server

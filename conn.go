@@ -44,21 +44,32 @@ func (c *conn) unwatch() { c.sock.Stop() }
 // rawConn finds the socket under nc: *tls.Conn and other wrappers that
 // expose NetConn() are unwrapped.
 func rawConn(nc net.Conn) syscall.RawConn {
+	sc, ok := unwrap[syscall.Conn](nc)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+// unwrap finds the first T in nc's chain of NetConn() wrappers, nc itself
+// first; it looks at most 8 deep.
+func unwrap[T any](nc net.Conn) (T, bool) {
 	for i := 0; i < 8 && nc != nil; i++ {
-		if sc, ok := nc.(syscall.Conn); ok {
-			raw, err := sc.SyscallConn()
-			if err != nil {
-				return nil
-			}
-			return raw
+		if t, ok := nc.(T); ok {
+			return t, true
 		}
 		u, ok := nc.(interface{ NetConn() net.Conn })
 		if !ok {
-			return nil
+			break
 		}
 		nc = u.NetConn()
 	}
-	return nil
+	var zero T
+	return zero, false
 }
 
 // hijacked runs in ConnState(StateHijacked), inside Hijack: the request

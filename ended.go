@@ -149,9 +149,11 @@ func (st *request) serverClosed() {
 // connection ended because the client sent close_notify: the socket is
 // still established both ways (a FIN or an RST is the watcher's to report,
 // with its reason). (net/http's read does not end at the server's
-// ReadTimeout while a handler runs: TestTLSReadTimeoutIsNoCloseNotify.)
+// ReadTimeout while a handler runs: TestTLSReadTimeoutIsNoCloseNotify.) The
+// *tls.Conn may be under a wrapper of net/http's connection (hangup proxy's
+// refusal watch): TestTLSCloseNotify's "wrapped" case.
 func (st *request) tlsCloseNotify() bool {
-	if _, ok := st.c.nc.(*tls.Conn); !ok {
+	if _, ok := unwrap[*tls.Conn](st.c.nc); !ok {
 		return false
 	}
 	return watch.Established(st.c.raw)

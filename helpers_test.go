@@ -36,6 +36,7 @@ type server struct {
 
 type serverOpts struct {
 	tls, h2, h2c bool
+	wrapTLS      bool         // TLS under a wrapper net/http takes for a plain conn (wrappedTLSListener)
 	handler      http.Handler // default: wait for the context
 	opts         []hangup.Option
 	config       func(*http.Server) // if not nil, sets up the server before it starts
@@ -59,9 +60,13 @@ func startServer(t *testing.T, so serverOpts) *server {
 		so.config(s.srv.Config)
 	}
 	s.g = hangup.Install(s.srv.Config, so.opts...)
-	if so.tls || so.h2 {
+	switch {
+	case so.wrapTLS:
+		s.srv.Listener = wrappedTLSListener{tls.NewListener(s.srv.Listener, testTLSConfig())}
+		s.srv.Start()
+	case so.tls || so.h2:
 		s.srv.StartTLS()
-	} else {
+	default:
 		s.srv.Start()
 	}
 	t.Cleanup(s.srv.Close)
@@ -70,6 +75,31 @@ func startServer(t *testing.T, so serverOpts) *server {
 
 // waitHandler reads nothing, tells the test it runs and waits for its
 // context to end.
+// wrappedTLSListener hands net/http each *tls.Conn under a wrapper that
+// shows it only through NetConn, as hangup proxy's listener does: net/http
+// serves it as a plain connection, and hangup must look under the wrapper.
+type wrappedTLSListener struct{ net.Listener }
+
+func (l wrappedTLSListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return netConnWrapper{c}, nil
+}
+
+type netConnWrapper struct{ net.Conn }
+
+func (w netConnWrapper) NetConn() net.Conn { return w.Conn }
+
+// testTLSConfig is a server config with httptest's certificate.
+func testTLSConfig() *tls.Config {
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS()
+	ts.Close()
+	return &tls.Config{Certificates: ts.TLS.Certificates}
+}
+
 func (s *server) waitHandler(w http.ResponseWriter, r *http.Request) {
 	s.entered <- r
 	s.report(r.Context())

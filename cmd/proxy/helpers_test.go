@@ -281,10 +281,11 @@ func (s *logSink) Write(p []byte) (int, error) {
 // waitFor returns the first access log line for which match is true.
 func (s *logSink) waitFor(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	return s.waitLine(t, what, func(l map[string]any) bool { return l["msg"] == "request" && match(l) })
+	return s.waitLine(t, "access log line "+what, func(l map[string]any) bool { return l["msg"] == "request" && match(l) })
 }
 
-// waitLine returns the first log line for which match is true.
+// waitLine returns the first log line, of any message, for which match is
+// true.
 func (s *logSink) waitLine(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
 	deadline := time.After(waitLong)
@@ -302,7 +303,7 @@ func (s *logSink) waitLine(t *testing.T, what string, match func(map[string]any)
 		select {
 		case <-ch:
 		case <-deadline:
-			t.Fatalf("no access log line %s", what)
+			t.Fatalf("no %s", what)
 			return nil
 		}
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -27,10 +28,11 @@ import (
 //
 // StateActive cannot disarm: net/http sets it once it has read bytes of a
 // request, before it knows whether the request is good. And ErrorLog was
-// rejected because net/http logs none of these. Under TLS the wrapper would
-// sit below the tls.Conn and see only records, and above it would hide the
-// *tls.Conn that net/http needs for the handshake and ALPN: Serve does not
-// watch TLS listeners (see README).
+// rejected because net/http logs none of these. Under TLS the wrapper must
+// sit above the *tls.Conn (below it, it sees only records), where it would
+// hide the *tls.Conn from net/http (handshake, ALPN, r.TLS): so on a TLS
+// listener the proxy terminates TLS itself and wraps only the HTTP/1
+// connections, in a tlsWatchConn (tlslisten.go).
 //
 // The cost is a type assertion and an atomic store per request and a
 // compare of the first bytes of each write made while armed (once per
@@ -56,23 +58,39 @@ func (l *watchListener) Accept() (net.Conn, error) {
 }
 
 // watchRejections makes srv log net/http's refusals of the requests it reads
-// from ln, and returns the listener srv must serve. It sets srv.ConnContext
-// and srv.ConnState, so it runs before hangup.Install, which chains them.
-func (p *Proxy) watchRejections(srv *http.Server, ln net.Listener) net.Listener {
+// from ln, and returns the listener srv must serve: under TLS
+// (srv.TLSConfig set) one that terminates TLS (listenTLS; its error if the
+// config has no certificate). It sets srv.ConnContext and srv.ConnState, so
+// it runs before hangup.Install, which chains them.
+func (p *Proxy) watchRejections(srv *http.Server, ln net.Listener) (net.Listener, error) {
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		if wc, ok := c.(*watchConn); ok {
+		if wc := watched(c); wc != nil {
 			return context.WithValue(ctx, watchKey{}, wc)
 		}
 		return ctx
 	}
 	srv.ConnState = func(c net.Conn, s http.ConnState) {
 		if s == http.StateIdle {
-			if wc, ok := c.(*watchConn); ok {
+			if wc := watched(c); wc != nil {
 				wc.armed.Store(true)
 			}
 		}
 	}
-	return &watchListener{Listener: ln, p: p}
+	if srv.TLSConfig != nil {
+		return p.listenTLS(srv, ln)
+	}
+	return &watchListener{Listener: ln, p: p}, nil
+}
+
+// watched is the watchConn of c, nil if it has none (HTTP/2 over TLS).
+func watched(c net.Conn) *watchConn {
+	switch c := c.(type) {
+	case *watchConn:
+		return c
+	case *tlsWatchConn:
+		return &c.watchConn
+	}
+	return nil
 }
 
 // handled disarms the connection of r, which reached the handler.
@@ -94,6 +112,18 @@ type watchConn struct {
 }
 
 func (c *watchConn) NetConn() net.Conn { return c.Conn }
+
+// tlsWatchConn is the watchConn of an HTTP/1 connection over TLS, over the
+// *tls.Conn (tlslisten.go). net/http sets r.TLS from its ConnectionState,
+// and takes it for a TLS connection (one that does not speak h2c); hangup
+// finds the *tls.Conn under it, through NetConn, for a client's
+// close_notify.
+type tlsWatchConn struct {
+	watchConn
+	tc *tls.Conn
+}
+
+func (c *tlsWatchConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 
 func (c *watchConn) Write(b []byte) (int, error) {
 	if c.armed.Load() {

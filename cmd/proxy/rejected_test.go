@@ -12,7 +12,8 @@ import (
 
 // TestRejectedRequestsLogged: requests net/http refuses before the handler
 // (400, 417, 431, 501, 505)
-// (raw bytes on a socket) get one access line each, with the status the
+// (raw bytes on a socket, on a plain and on a TLS listener) get one access
+// line each, with the status the
 // client got, its address, and net/http's reason; on a keep-alive
 // connection, a refusal after a good request too; a good request's line is
 // not marked rejected.
@@ -33,59 +34,61 @@ func TestRejectedRequestsLogged(t *testing.T) {
 		{"Expect other than 100-continue", "", "GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", 417, "Expectation Failed"},
 		{"after a good request", good, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "malformed Host header"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h, _ := framingProxy(t, Config{MaxHeaderBytes: 4 << 10})
-			c := dial(t, h.addr)
-			br := bufio.NewReader(c)
-			c.SetReadDeadline(time.Now().Add(waitLong))
-			if tc.before != "" {
-				write(t, c, tc.before)
+		for _, ln := range listeners {
+			t.Run(ln.name+"/"+tc.name, func(t *testing.T) {
+				h, _ := framingProxy(t, ln.config(t, Config{MaxHeaderBytes: 4 << 10}))
+				c := ln.dial(t, h.addr)
+				br := bufio.NewReader(c)
+				c.SetReadDeadline(time.Now().Add(waitLong))
+				if tc.before != "" {
+					write(t, c, tc.before)
+					res, err := http.ReadResponse(br, nil)
+					if err != nil || res.StatusCode != 200 {
+						t.Fatalf("the good request: %v, %v", res, err)
+					}
+					res.Body.Close()
+					l := h.logs.waitFor(t, "for the good request", func(l map[string]any) bool { return l["uri"] == "/ok" })
+					if _, ok := l["rejected"]; ok {
+						t.Errorf("the good request's line says rejected: %v", l)
+					}
+				}
+				write(t, c, tc.raw)
 				res, err := http.ReadResponse(br, nil)
-				if err != nil || res.StatusCode != 200 {
-					t.Fatalf("the good request: %v, %v", res, err)
+				if err != nil {
+					t.Fatalf("reading the refusal: %v", err)
 				}
 				res.Body.Close()
-				l := h.logs.waitFor(t, "for the good request", func(l map[string]any) bool { return l["uri"] == "/ok" })
-				if _, ok := l["rejected"]; ok {
-					t.Errorf("the good request's line says rejected: %v", l)
+				if res.StatusCode != tc.status {
+					t.Fatalf("client got %d, want %d", res.StatusCode, tc.status)
 				}
-			}
-			write(t, c, tc.raw)
-			res, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatalf("reading the refusal: %v", err)
-			}
-			res.Body.Close()
-			if res.StatusCode != tc.status {
-				t.Fatalf("client got %d, want %d", res.StatusCode, tc.status)
-			}
-			l := h.logs.waitFor(t, "of the refusal", func(l map[string]any) bool { return l["rejected"] == true })
-			if got, _ := l["status"].(float64); int(got) != tc.status {
-				t.Errorf("logged status %v, want %d", l["status"], tc.status)
-			}
-			if l["error"] != tc.reason {
-				t.Errorf("logged error %q, want %q", l["error"], tc.reason)
-			}
-			if l["remote"] != c.LocalAddr().String() {
-				t.Errorf("logged remote %v, want %s", l["remote"], c.LocalAddr())
-			}
-			c.Close()
-			h.logs.mu.Lock()
-			n := 0
-			for _, l := range h.logs.lines {
-				if l["msg"] == "request" {
-					n++
+				l := h.logs.waitFor(t, "of the refusal", func(l map[string]any) bool { return l["rejected"] == true })
+				if got, _ := l["status"].(float64); int(got) != tc.status {
+					t.Errorf("logged status %v, want %d", l["status"], tc.status)
 				}
-			}
-			h.logs.mu.Unlock()
-			want := 1
-			if tc.before != "" {
-				want = 2
-			}
-			if n != want {
-				t.Errorf("%d access lines, want %d", n, want)
-			}
-		})
+				if l["error"] != tc.reason {
+					t.Errorf("logged error %q, want %q", l["error"], tc.reason)
+				}
+				if l["remote"] != c.LocalAddr().String() {
+					t.Errorf("logged remote %v, want %s", l["remote"], c.LocalAddr())
+				}
+				c.Close()
+				h.logs.mu.Lock()
+				n := 0
+				for _, l := range h.logs.lines {
+					if l["msg"] == "request" {
+						n++
+					}
+				}
+				h.logs.mu.Unlock()
+				want := 1
+				if tc.before != "" {
+					want = 2
+				}
+				if n != want {
+					t.Errorf("%d access lines, want %d", n, want)
+				}
+			})
+		}
 	}
 }
 

@@ -16,13 +16,14 @@ import (
 // (/metrics, /healthz; see AdminHandler) on admin unless it is nil. The
 // server has hangup installed, so every request's upstream request is
 // cancelled the moment its client leaves; it speaks TLS (and HTTP/2) when
-// Config.TLSConfig is set, h2c next to HTTP/1 when Config.H2C is.
+// Config.TLSConfig is set, terminated by its listener (tlslisten.go), h2c
+// next to HTTP/1 when Config.H2C is.
 //
 // When ctx is done, Serve stops accepting, tells /healthz to answer 503,
 // waits up to Config.ShutdownTimeout for in-flight requests (queued ones
 // included) to finish, then closes what is left. It returns nil after a clean
-// shutdown, and an error if it had to cut requests or a listener failed. It
-// closes both listeners.
+// shutdown, and an error if it had to cut requests or a listener failed (at
+// once if Config.TLSConfig has no certificate). It closes both listeners.
 func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 	cfg := &p.cfg
 	srv := &http.Server{
@@ -41,21 +42,20 @@ func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 			srv.Protocols.SetHTTP2(true)
 		}
 	}
-	if cfg.TLSConfig == nil {
-		// Before Install, which chains the hooks this sets (rejected.go).
-		ln = p.watchRejections(srv, ln)
+	// Before Install, which chains the hooks this sets (rejected.go).
+	served, err := p.watchRejections(srv, ln)
+	if err != nil {
+		ln.Close()
+		if admin != nil {
+			admin.Close()
+		}
+		return err
 	}
 	g := hangup.Install(srv, cfg.GuardOptions...)
 
 	errc := make(chan error, 2)
 	running := 1
-	go func() {
-		if cfg.TLSConfig != nil {
-			errc <- srv.ServeTLS(ln, "", "")
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
+	go func() { errc <- srv.Serve(served) }()
 	var adminSrv *http.Server
 	if admin != nil {
 		adminSrv = &http.Server{
