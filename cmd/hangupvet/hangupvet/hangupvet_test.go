@@ -26,6 +26,7 @@ var (
 		"example.com/reach",    // call paths through functions, methods, literals and values
 		"example.com/blocking", // time.Sleep, channel operations, selects
 		"example.com/detached", // //hangup:detached on statements, lines and functions
+		"example.com/dropped",  // contexts handed to a function and lost there
 	}
 	// fixPackages also have a .golden file beside each source file: the
 	// source with every suggested fix applied.

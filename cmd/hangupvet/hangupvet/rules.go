@@ -25,6 +25,7 @@ const (
 	ruleSelect                    // a select with neither default nor a Done case
 	ruleWithoutCancel             // context.WithoutCancel
 	ruleCallsBreaker              // a call to another package's function that breaks the chain
+	ruleDropped                   // any of the above where the function was handed a context and lost it
 )
 
 var ruleNames = [...]string{
@@ -36,6 +37,7 @@ var ruleNames = [...]string{
 	ruleSelect:        "select",
 	ruleWithoutCancel: "without-cancel",
 	ruleCallsBreaker:  "calls-breaker",
+	ruleDropped:       "dropped-context",
 }
 
 func (r rule) String() string { return ruleNames[r] }
@@ -177,6 +179,7 @@ func isRequestBound(t types.Type) bool {
 // add records f unless it lies in detached code.
 func (g *graph) add(n *fnode, f *finding) {
 	if !g.detached.at(f.pos) {
+		g.noteDropped(n, f)
 		n.findings = append(n.findings, f)
 	}
 }
