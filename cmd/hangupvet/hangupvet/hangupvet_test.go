@@ -27,6 +27,7 @@ var (
 		"example.com/blocking", // time.Sleep, channel operations, selects
 		"example.com/detached", // //hangup:detached on statements, lines and functions
 		"example.com/dropped",  // contexts handed to a function and lost there
+		"example.com/dynamic",  // calls through interfaces and function values
 	}
 	// fixPackages also have a .golden file beside each source file: the
 	// source with every suggested fix applied.

@@ -94,6 +94,7 @@ func (g *graph) scan(n *fnode) {
 			}
 		case *ast.GoStmt:
 			if !g.boundToRequest(x.Call) {
+				g.unboundGo[x.Pos()] = true
 				// Not following the goroutine: mark what it runs.
 				switch fun := ast.Unparen(x.Call.Fun).(type) {
 				case *ast.FuncLit:
@@ -113,6 +114,7 @@ func (g *graph) scan(n *fnode) {
 			}
 			g.noteChannels(names, x.Values)
 		case *ast.CallExpr:
+			g.calls[x.Lparen] = x
 			g.checkCall(n, x, stack)
 		case *ast.SelectStmt:
 			g.checkSelect(n, x, comms)
