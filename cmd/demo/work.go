@@ -66,7 +66,7 @@ func (s *Server) workContext(r *http.Request) (context.Context, context.CancelFu
 	if !s.cfg.IgnoreDisconnect {
 		return r.Context(), func() {}
 	}
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context())) //hangup:detached: IgnoreDisconnect shows work without hangup
 	stop := context.AfterFunc(s.base, func() { cancel(context.Cause(s.base)) })
 	return ctx, func() { stop(); cancel(context.Canceled) }
 }

@@ -131,13 +131,16 @@ func (p *postgresWork) acquire(ctx context.Context) (*pgx.Conn, error) {
 	}
 	c, err := pgx.ConnectConfig(ctx, p.cfg)
 	if err != nil {
-		p.slots <- nil
+		p.slots <- nil //hangup:detached: gives back the slot taken above, which never blocks
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return c, nil
 }
 
-// release gives c back; a broken connection is dropped.
+// release gives c back; a broken connection is dropped. p.slots holds a
+// place for every connection, so the send does not block.
+//
+//hangup:detached
 func (p *postgresWork) release(c *pgx.Conn) {
 	if c.IsClosed() || c.PgConn().IsBusy() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -53,6 +53,9 @@ func run(pass *analysis.Pass) (any, error) {
 	}
 	g := newGraph(pass)
 	g.build()
+	if !g.dep {
+		g.addDynamicEdges(g.buildSSA())
+	}
 	g.report()
 	g.exportFacts()
 	return nil, nil

@@ -18,7 +18,8 @@ type fnode struct {
 	obj    *types.Func   // nil for a literal
 	ftype  *ast.FuncType // its parameters, for the context in scope
 	body   *ast.BlockStmt
-	parent *fnode // the function a literal is written in
+	parent *fnode   // the function a literal is written in
+	syntax ast.Node // its *ast.FuncDecl or *ast.FuncLit, by which SSA names it
 	sig    *types.Signature
 
 	root     bool // an HTTP handler
@@ -45,6 +46,15 @@ type graph struct {
 	// bufferedChans are the local channels made with a constant capacity;
 	// a send on them does not block.
 	bufferedChans map[types.Object]bool
+
+	// calls are the package's calls by the position of their Lparen, and
+	// unboundGo its go statements not handed the request (by the
+	// position of "go"): what the SSA call sites need of the syntax.
+	calls     map[token.Pos]*ast.CallExpr
+	unboundGo map[token.Pos]bool
+	// implementations caches, per interface method, the methods of the
+	// package's and its imports' types that implement it.
+	implementations map[*types.Func][]*types.Func
 }
 
 func newGraph(pass *analysis.Pass) *graph {
@@ -55,6 +65,10 @@ func newGraph(pass *analysis.Pass) *graph {
 		dep:           isDependency(pass),
 		doneVars:      make(map[types.Object]bool),
 		bufferedChans: make(map[types.Object]bool),
+
+		calls:           make(map[token.Pos]*ast.CallExpr),
+		unboundGo:       make(map[token.Pos]bool),
+		implementations: make(map[*types.Func][]*types.Func),
 	}
 }
 
@@ -87,6 +101,7 @@ func (g *graph) build() {
 			n := &fnode{
 				name:     declName(fd),
 				obj:      obj,
+				syntax:   fd,
 				ftype:    fd.Type,
 				body:     fd.Body,
 				sig:      obj.Signature(),
@@ -129,6 +144,7 @@ func (g *graph) addLiteral(parent *fnode, lit *ast.FuncLit, stack []ast.Node) *f
 	}
 	n := &fnode{
 		name:   literalName(stack, lit),
+		syntax: lit,
 		ftype:  lit.Type,
 		body:   lit.Body,
 		parent: parent,

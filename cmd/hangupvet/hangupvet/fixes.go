@@ -67,20 +67,23 @@ func replaceFix(message string, call *ast.CallExpr, expr string) *analysis.Sugge
 	}
 }
 
-// switchToContextFix renames the called function to its context-taking
-// sibling and passes ctx first, and then extra if it is not empty:
-// db.Query(q, args...) becomes db.QueryContext(ctx, q, args...) and
-// db.Begin() becomes db.BeginTx(ctx, nil). It returns nil when the call
-// does not name its function directly.
-func switchToContextFix(message string, call *ast.CallExpr, instead, ctx, extra string) *analysis.SuggestedFix {
-	var name *ast.Ident
-	switch fun := ast.Unparen(call.Fun).(type) {
-	case *ast.SelectorExpr:
-		name = fun.Sel
-	case *ast.Ident:
-		name = fun
-	default:
-		return nil
+// switchToContextFix writes instead over replace, or over the called
+// function's name when replace is nil, and passes ctx first, and then
+// extra if it is not empty: db.Query(q, args...) becomes
+// db.QueryContext(ctx, q, args...), db.Begin() becomes db.BeginTx(ctx,
+// nil) and net.Dial(n, a) (&net.Dialer{}).DialContext(ctx, n, a). It
+// returns nil when the call does not name its function directly.
+func switchToContextFix(message string, call *ast.CallExpr, replace ast.Node, instead, ctx, extra string) *analysis.SuggestedFix {
+	var name ast.Node = replace
+	if name == nil {
+		switch fun := ast.Unparen(call.Fun).(type) {
+		case *ast.SelectorExpr:
+			name = fun.Sel
+		case *ast.Ident:
+			name = fun
+		default:
+			return nil
+		}
 	}
 	lead := ctx
 	if extra != "" {

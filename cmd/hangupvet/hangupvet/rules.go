@@ -18,13 +18,14 @@ type rule int
 
 const (
 	ruleRootContext   rule = iota // context.Background(), context.TODO()
-	ruleNoContext                 // a call with a ...Context sibling: database/sql, sqlx, net.Dialer...
-	ruleHTTP                      // http.Get and friends, http.NewRequest
+	ruleNoContext                 // a row of contextless, or a call with a ...Context sibling
+	ruleHTTP                      // net/http's rows of contextless
 	ruleSleep                     // time.Sleep
 	ruleChanOp                    // a channel send or receive outside a select
 	ruleSelect                    // a select with neither default nor a Done case
 	ruleWithoutCancel             // context.WithoutCancel
 	ruleCallsBreaker              // a call to another package's function that breaks the chain
+	ruleDropped                   // any of the above where the function was handed a context and lost it
 )
 
 var ruleNames = [...]string{
@@ -36,6 +37,7 @@ var ruleNames = [...]string{
 	ruleSelect:        "select",
 	ruleWithoutCancel: "without-cancel",
 	ruleCallsBreaker:  "calls-breaker",
+	ruleDropped:       "dropped-context",
 }
 
 func (r rule) String() string { return ruleNames[r] }
@@ -92,6 +94,7 @@ func (g *graph) scan(n *fnode) {
 			}
 		case *ast.GoStmt:
 			if !g.boundToRequest(x.Call) {
+				g.unboundGo[x.Pos()] = true
 				// Not following the goroutine: mark what it runs.
 				switch fun := ast.Unparen(x.Call.Fun).(type) {
 				case *ast.FuncLit:
@@ -111,6 +114,7 @@ func (g *graph) scan(n *fnode) {
 			}
 			g.noteChannels(names, x.Values)
 		case *ast.CallExpr:
+			g.calls[x.Lparen] = x
 			g.checkCall(n, x, stack)
 		case *ast.SelectStmt:
 			g.checkSelect(n, x, comms)
@@ -177,6 +181,7 @@ func isRequestBound(t types.Type) bool {
 // add records f unless it lies in detached code.
 func (g *graph) add(n *fnode, f *finding) {
 	if !g.detached.at(f.pos) {
+		g.noteDropped(n, f)
 		n.findings = append(n.findings, f)
 	}
 }
@@ -221,29 +226,12 @@ func (g *graph) checkCall(n *fnode, call *ast.CallExpr, stack []ast.Node) {
 			advice: "if it must finish, say so with a " + detachedDirective + " comment",
 		})
 		return
-
-	case path == "time" && recv == nil && name == "Sleep":
-		g.add(n, &finding{
-			pos: call.Pos(), end: call.End(), rule: ruleSleep,
-			what:   "time.Sleep ignores the request's context",
-			why:    "the handler keeps sleeping after the client left",
-			advice: "select on " + g.doneText(n, call.Pos()) + " and a timer",
-		})
-		return
-
-	case path == netHTTPPath:
-		if f := g.checkHTTP(n, call, fn); f != nil {
-			g.add(n, f)
-			return
-		}
-
-	case path == "database/sql" && recv != nil:
-		if f := g.checkSQL(n, call, fn); f != nil {
-			g.add(n, f)
-			return
-		}
 	}
 
+	if a := lookupAPI(fn); a != nil {
+		g.add(n, g.checkAPI(n, call, fn, a))
+		return
+	}
 	if f := g.checkSibling(n, call, fn); f != nil {
 		g.add(n, f)
 		return
@@ -253,51 +241,25 @@ func (g *graph) checkCall(n *fnode, call *ast.CallExpr, stack []ast.Node) {
 	}
 }
 
-// sqlCalls lists the database/sql methods that run without a context,
-// with what keeps running and the method to use instead.
-var sqlCalls = map[string]struct{ what, instead string }{
-	"Query":    {"this query keeps running", "QueryContext"},
-	"QueryRow": {"this query keeps running", "QueryRowContext"},
-	"Exec":     {"this statement keeps running", "ExecContext"},
-	"Prepare":  {"preparing the statement goes on", "PrepareContext"},
-	"Begin":    {"the transaction is not tied to the request and keeps running", "BeginTx"},
-	"Ping":     {"the ping keeps waiting", "PingContext"},
-}
-
-// checkSQL reports a context-less method of *sql.DB, *sql.Tx, *sql.Conn
-// or *sql.Stmt, also when it is promoted through an embedding type.
-func (g *graph) checkSQL(n *fnode, call *ast.CallExpr, fn *types.Func) *finding {
-	c, ok := sqlCalls[fn.Name()]
-	if !ok {
-		return nil
-	}
-	rt := fn.Signature().Recv().Type()
-	if !isPointerTo(rt, "database/sql", "DB") && !isPointerTo(rt, "database/sql", "Tx") &&
-		!isPointerTo(rt, "database/sql", "Conn") && !isPointerTo(rt, "database/sql", "Stmt") {
-		return nil
-	}
-	extra := ""
-	if fn.Name() == "Begin" {
-		extra = "nil"
-	}
-	return g.noContextFinding(n, call, fn, c.what, c.instead, extra)
-}
-
 // checkSibling reports a call to a function or method that has a sibling
 // of the same name plus "Context" taking a context.Context first and
 // otherwise the same parameters and results, as sqlx's Get and
-// GetContext, net.Dialer's Dial and DialContext or exec.Command and
-// exec.CommandContext. log/slog is left out: its ...Context variants only
-// carry values to the handler and cancel nothing.
+// GetContext, net.Dialer's Dial and DialContext or tls.Conn's Handshake
+// and HandshakeContext: a row of contextless made on the spot. The
+// packages of notCancelling are left out.
 func (g *graph) checkSibling(n *fnode, call *ast.CallExpr, fn *types.Func) *finding {
-	if fn.Pkg().Path() == "log/slog" {
+	if notCancelling[fn.Pkg().Path()] {
 		return nil
 	}
 	sib := siblingWithContext(g.pass.TypesInfo, call, fn)
 	if sib == nil {
 		return nil
 	}
-	return g.noContextFinding(n, call, fn, "it keeps running", sib.Name(), "")
+	a := &api{rule: ruleNoContext, why: "it keeps running after the client leaves", use: sib.Name(), rewrite: sib.Name()}
+	if fn.Signature().Recv() == nil {
+		a.use, a.rewrite = fn.Pkg().Name()+"."+sib.Name(), "%s."+sib.Name()
+	}
+	return g.checkAPI(n, call, fn, a)
 }
 
 // siblingWithContext finds fn's context-taking sibling, if it has one.
@@ -332,66 +294,6 @@ func siblingWithContext(info *types.Info, call *ast.CallExpr, fn *types.Func) *t
 		}
 	}
 	return sib
-}
-
-// noContextFinding builds the finding for a call that should be the
-// context-taking method instead, with the fix that switches to it. extra
-// is an argument the replacement needs after the context ("nil" opts for
-// BeginTx).
-func (g *graph) noContextFinding(n *fnode, call *ast.CallExpr, fn *types.Func, what, instead, extra string) *finding {
-	ctx := g.contextInScope(n, call.Pos())
-	f := &finding{
-		pos: call.Pos(), end: call.End(), rule: ruleNoContext,
-		what: calleeText(call, fn) + " has no context",
-		why:  what + " after the client leaves",
-	}
-	args := "(" + ctx + ", …)"
-	if extra != "" {
-		args = "(" + ctx + ", " + extra + ")"
-	}
-	if ctx == "" {
-		f.advice = "pass the request's context down and use " + instead
-	} else {
-		f.advice = "use " + instead + args
-		f.fix = switchToContextFix("Use "+instead, call, instead, ctx, extra)
-	}
-	return f
-}
-
-// httpFuncs are the net/http functions and *http.Client methods that send
-// a request without a context.
-var httpFuncs = map[string]bool{"Get": true, "Post": true, "Head": true, "PostForm": true}
-
-func (g *graph) checkHTTP(n *fnode, call *ast.CallExpr, fn *types.Func) *finding {
-	recv := fn.Signature().Recv()
-	switch {
-	case recv == nil && fn.Name() == "NewRequest":
-		ctx := g.contextInScope(n, call.Pos())
-		f := &finding{
-			pos: call.Pos(), end: call.End(), rule: ruleHTTP,
-			what: calleeText(call, fn) + " has no context",
-			why:  "the outgoing request keeps running after the client leaves",
-		}
-		if ctx == "" {
-			f.advice = "pass the request's context down and use http.NewRequestWithContext"
-		} else {
-			f.advice = "use http.NewRequestWithContext(" + ctx + ", …)"
-			f.fix = switchToContextFix("Use http.NewRequestWithContext", call, "NewRequestWithContext", ctx, "")
-		}
-		return f
-	case httpFuncs[fn.Name()] && (recv == nil || isPointerTo(recv.Type(), netHTTPPath, "Client")):
-		ctx := g.contextInScope(n, call.Pos())
-		if ctx == "" {
-			ctx = "ctx"
-		}
-		return &finding{
-			pos: call.Pos(), end: call.End(), rule: ruleHTTP,
-			what:   calleeText(call, fn) + " has no context",
-			why:    "the outgoing request keeps running after the client leaves",
-			advice: "build it with http.NewRequestWithContext(" + ctx + ", …) and send it with Client.Do",
-		}
-	}
-	return nil
 }
 
 // checkBreaker reports a call to another package's function that carries
