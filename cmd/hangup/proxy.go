@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +45,10 @@ Example:
 
   hangup proxy --upstream http://10.0.0.1:9000 --upstream http://10.0.0.2:9000 \
       --upstream unix:/run/app.sock --lb least_inflight --retry-idempotent
+
+  hangup proxy --upstream https://10.0.0.1:9443 --upstream https://10.0.0.2:9443 \
+      --upstream-ca /etc/hangup/ca.pem --upstream-server-name app.internal \
+      --upstream-cert /etc/hangup/proxy.pem --upstream-key /etc/hangup/proxy.key
 
 Every flag can also be set by an environment variable, HANGUP_ and the flag's
 name in capitals with _ for - (HANGUP_UPSTREAM, HANGUP_MAX_INFLIGHT, ...); a
@@ -115,6 +121,12 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 	fs.StringVar(&certFile, "tls-cert", "", "PEM certificate `file`: serve HTTPS (and HTTP/2); needs --tls-key")
 	fs.StringVar(&keyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.BoolVar(&cfg.H2C, "h2c", false, "also accept HTTP/2 without TLS (prior knowledge)")
+	var up upstreamTLSFlags
+	fs.StringVar(&up.ca, "upstream-ca", "", "PEM `file` of the CA certificates that sign the https upstreams' certificates (a private CA); default: the system's")
+	fs.StringVar(&up.serverName, "upstream-server-name", "", "`name` to ask https upstreams for (SNI) and to verify their certificates against; default: each upstream URL's host")
+	fs.StringVar(&up.cert, "upstream-cert", "", "PEM client certificate `file` to show https upstreams that ask for one (mutual TLS); needs --upstream-key")
+	fs.StringVar(&up.key, "upstream-key", "", "PEM private key `file` for --upstream-cert")
+	fs.BoolVar(&up.insecure, "upstream-insecure-skip-verify", false, "do not verify the https upstreams' certificates (logs a warning at start); give --upstream-ca instead")
 	fs.StringVar(&f.logFormat, "log-format", f.logFormat, "access log format on stdout: text or json")
 	f.gcFloor = defaultGCFloor
 	bytesize.Var(fs, &f.gcFloor, "gc-floor", "keep Go's garbage collector from running before the heap reaches this `size` (GOGC still rules above); 0: Go's default")
@@ -178,6 +190,11 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	tlsConf, err := up.config(cfg.Upstreams)
+	if err != nil {
+		return nil, err
+	}
+	cfg.UpstreamTLS = tlsConf
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format %q: want text or json: %w", f.logFormat, errUsage)
 	}
@@ -369,4 +386,46 @@ func (f *prefixFlag) Set(v string) error {
 		f.list = append(f.list, p.Masked())
 	}
 	return nil
+}
+
+// upstreamTLSFlags are the --upstream-* TLS flags, for https:// upstreams.
+type upstreamTLSFlags struct {
+	ca, serverName, cert, key string
+	insecure                  bool
+}
+
+// config is the TLS configuration the flags give, nil if none is given; an
+// error names the flag and says what to give instead.
+func (f *upstreamTLSFlags) config(ups []*url.URL) (*tls.Config, error) {
+	if f.ca == "" && f.serverName == "" && f.cert == "" && f.key == "" && !f.insecure {
+		return nil, nil
+	}
+	if !slices.ContainsFunc(ups, func(u *url.URL) bool { return u.Scheme == "https" }) {
+		return nil, fmt.Errorf("--upstream-ca, --upstream-server-name, --upstream-cert, --upstream-key and --upstream-insecure-skip-verify are for https:// upstreams, and none is given: %w", errUsage)
+	}
+	if f.insecure && (f.ca != "" || f.serverName != "") {
+		return nil, fmt.Errorf("--upstream-insecure-skip-verify verifies nothing, so --upstream-ca and --upstream-server-name would change nothing: give one or the other: %w", errUsage)
+	}
+	conf := &tls.Config{ServerName: f.serverName, InsecureSkipVerify: f.insecure, MinVersion: tls.VersionTLS12}
+	if f.ca != "" {
+		pem, err := os.ReadFile(f.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--upstream-ca: %v: give a readable PEM file of the CA certificates: %w", err, errUsage)
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--upstream-ca %s: no PEM certificate in it: give the CA's certificates as -----BEGIN CERTIFICATE----- blocks: %w", f.ca, errUsage)
+		}
+	}
+	if (f.cert == "") != (f.key == "") {
+		return nil, fmt.Errorf("--upstream-cert and --upstream-key go together: give both, or neither: %w", errUsage)
+	}
+	if f.cert != "" {
+		cert, err := tls.LoadX509KeyPair(f.cert, f.key)
+		if err != nil {
+			return nil, fmt.Errorf("--upstream-cert %s / --upstream-key %s: %v: give a PEM certificate and its private key: %w", f.cert, f.key, err, errUsage)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
 }

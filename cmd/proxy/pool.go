@@ -104,6 +104,9 @@ func newPool(cfg *Config, fwd *forwarding, m *metrics) *pool {
 			t.MaxIdleConnsPerHost = 64
 			t.DisableCompression = true
 			t.DialContext = dialUpstream(network, addr)
+			if u.Scheme == "https" {
+				t.DialTLSContext = dialUpstreamTLS(cfg.UpstreamTLS, network, addr)
+			}
 			if network == "unix" {
 				t.Proxy = nil
 			}
@@ -136,7 +139,7 @@ func upstreamName(u *url.URL) string {
 // checkUpstreams checks the pool's URLs: http, https or unix, no
 // credentials, each once, and one path and query for all (a request is
 // built once and may be retried on another upstream).
-func checkUpstreams(ups []*url.URL, ownTransport bool) error {
+func checkUpstreams(ups []*url.URL, ownTransport, upstreamTLS bool) error {
 	if len(ups) == 0 {
 		return errors.New("proxy: no upstream")
 	}
@@ -153,6 +156,8 @@ func checkUpstreams(ups []*url.URL, ownTransport bool) error {
 			if ownTransport {
 				return fmt.Errorf("proxy: upstream %q: a unix socket needs the proxy's own Transport (Config.Transport unset)", u.String())
 			}
+		case u.Scheme == "https" && ownTransport && upstreamTLS:
+			return fmt.Errorf("proxy: upstream %q: UpstreamTLS applies to the proxy's own Transport; with Config.Transport set, give the TLS settings to that Transport", u.String())
 		case u.Scheme != "http" && u.Scheme != "https":
 			return fmt.Errorf("proxy: upstream %q: the scheme must be http, https or unix", u.String())
 		case u.Host == "":
