@@ -50,6 +50,8 @@ Example:
       --upstream-ca /etc/hangup/ca.pem --upstream-server-name app.internal \
       --upstream-cert /etc/hangup/proxy.pem --upstream-key /etc/hangup/proxy.key
 
+  hangup proxy --h2c --upstream h2c://10.0.0.1:50051 --upstream h2c://10.0.0.2:50051
+
 Every flag can also be set by an environment variable, HANGUP_ and the flag's
 name in capitals with _ for - (HANGUP_UPSTREAM, HANGUP_MAX_INFLIGHT, ...); a
 flag on the command line wins. Durations are like 500ms, 10s, 2m; sizes like
@@ -86,7 +88,7 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 		cfg                     = &f.cfg
 	)
 	fs.StringVar(&f.listen, "listen", ":8080", "`address` to serve clients on")
-	fs.Var(&upstream, "upstream", "`URL` of a server to forward to (required; repeatable, or comma-separated, for a pool), e.g. http://127.0.0.1:9000 or unix:/run/app.sock")
+	fs.Var(&upstream, "upstream", "`URL` of a server to forward to (required; repeatable, or comma-separated, for a pool): http://127.0.0.1:9000, https://host:port, h2c://host:port (HTTP/2 without TLS, e.g. gRPC) or unix:/run/app.sock")
 	fs.StringVar(&cfg.Balance, "lb", proxy.BalanceLeastInflight, "how a request picks an upstream of the pool: least_inflight (fewer requests in flight of two at random), round_robin, or first (the first healthy in the order given)")
 	maxFails := fs.Int("max-fails", proxy.DefaultMaxFails, "eject an upstream after `N` failed connects or timeouts in a row; 0: never")
 	fs.DurationVar(&cfg.FailTimeout, "fail-timeout", proxy.DefaultFailTimeout, "an ejected upstream gets a request again after this long, then twice as long after each failed probe (up to 5m)")
@@ -313,8 +315,8 @@ func proxyUpstream(s string) (*url.URL, error) {
 		}
 		return u, nil
 	}
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000, or unix:/path/to.sock: %w", s, errUsage)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c") || u.Host == "" {
+		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000, h2c://host:port (HTTP/2 without TLS), or unix:/path/to.sock: %w", s, errUsage)
 	}
 	return u, nil
 }

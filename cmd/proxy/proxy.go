@@ -48,10 +48,11 @@ import (
 // Config configures a Proxy. Only Upstream is required; every zero value
 // means the default given in its comment.
 type Config struct {
-	// Upstream is where requests go: an http or https URL with a host, or
-	// unix:/path/to.sock (HTTP/1.1 over a unix socket, with Host
-	// "localhost" unless PreserveHost, as nginx's). Its path, if any, is
-	// prefixed to the client's.
+	// Upstream is where requests go: an http or https URL with a host,
+	// h2c://host:port (HTTP/2 without TLS, h2c.go), or unix:/path/to.sock
+	// (HTTP/1.1 over a unix socket, with Host "localhost" unless
+	// PreserveHost, as nginx's). Its path, if any, is prefixed to the
+	// client's.
 	Upstream *url.URL
 	// Upstreams, instead of Upstream, are a pool of upstreams that share
 	// the requests (pool.go), each as Upstream says; all have the same path

@@ -21,7 +21,9 @@ func TestUpstreamKindErrors(t *testing.T) {
 			"UpstreamTLS applies to the proxy's own Transport; with Config.Transport set, give the TLS settings to that Transport"},
 		{"unix with a Transport", Config{Upstream: parse("unix:/a.sock"), Transport: http.DefaultTransport},
 			"a unix socket needs the proxy's own Transport"},
-		{"unknown scheme", Config{Upstream: parse("ftp://a:1")}, "the scheme must be"},
+		{"h2c with a Transport", Config{Upstream: parse("h2c://a:1"), Transport: http.DefaultTransport},
+			"h2c needs the proxy's own Transport"},
+		{"unknown scheme", Config{Upstream: parse("ftp://a:1")}, "the scheme must be http, https, h2c or unix"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)
