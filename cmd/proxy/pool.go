@@ -113,7 +113,7 @@ func newPool(cfg *Config, fwd *forwarding, m *metrics) *pool {
 			t.DisableCompression = true
 			t.DialContext = dialUpstream(network, addr)
 			if u.Scheme == "https" {
-				t.DialTLSContext = dialUpstreamTLS(cfg.UpstreamTLS, network, addr)
+				setUpstreamTLS(t, u, cfg.UpstreamTLS)
 			}
 			if network == "unix" {
 				t.Proxy = nil

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -32,6 +34,19 @@ import (
 // says otherwise in NextProtos; the Transport speaks it on connections that
 // negotiated it.
 
+// setUpstreamTLS makes t, the Transport of the https upstream u, speak TLS
+// with cfg. Through a forward proxy (HTTPS_PROXY), the Transport's own
+// handshake is kept: it dials the proxy and asks it to CONNECT first, which
+// a DialTLSContext would skip (it is given the proxy's address); a failed
+// handshake is then a 502 that is neither retried nor counted.
+func setUpstreamTLS(t *http.Transport, u *url.URL, cfg *tls.Config) {
+	if forwardProxied(t, u) {
+		t.TLSClientConfig = cfg.Clone()
+		return
+	}
+	t.DialTLSContext = dialUpstreamTLS(cfg)
+}
+
 // tlsHandshakeTimeout bounds an upstream's handshake, as
 // http.DefaultTransport's TLSHandshakeTimeout.
 const tlsHandshakeTimeout = 10 * time.Second
@@ -39,8 +54,8 @@ const tlsHandshakeTimeout = 10 * time.Second
 // dialUpstreamTLS dials as dialUpstream does, then does the TLS handshake
 // with cfg (nil: the system's roots), with the dialed host as the server name
 // unless cfg has one.
-func dialUpstreamTLS(cfg *tls.Config, network, addr string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	dial := dialUpstream(network, addr)
+func dialUpstreamTLS(cfg *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := dialUpstream("", "")
 	if cfg == nil {
 		cfg = &tls.Config{}
 	}
