@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +45,12 @@ Example:
 
   hangup proxy --upstream http://10.0.0.1:9000 --upstream http://10.0.0.2:9000 \
       --upstream unix:/run/app.sock --lb least_inflight --retry-idempotent
+
+  hangup proxy --upstream https://10.0.0.1:9443 --upstream https://10.0.0.2:9443 \
+      --upstream-ca /etc/hangup/ca.pem --upstream-server-name app.internal \
+      --upstream-cert /etc/hangup/proxy.pem --upstream-key /etc/hangup/proxy.key
+
+  hangup proxy --h2c --upstream h2c://10.0.0.1:50051 --upstream h2c://10.0.0.2:50051
 
 Every flag can also be set by an environment variable, HANGUP_ and the flag's
 name in capitals with _ for - (HANGUP_UPSTREAM, HANGUP_MAX_INFLIGHT, ...); a
@@ -80,7 +88,7 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 		cfg                     = &f.cfg
 	)
 	fs.StringVar(&f.listen, "listen", ":8080", "`address` to serve clients on")
-	fs.Var(&upstream, "upstream", "`URL` of a server to forward to (required; repeatable, or comma-separated, for a pool), e.g. http://127.0.0.1:9000 or unix:/run/app.sock")
+	fs.Var(&upstream, "upstream", "`URL` of a server to forward to (required; repeatable, or comma-separated, for a pool): http://127.0.0.1:9000, https://host:port, h2c://host:port (HTTP/2 without TLS, e.g. gRPC) or unix:/run/app.sock")
 	fs.StringVar(&cfg.Balance, "lb", proxy.BalanceLeastInflight, "how a request picks an upstream of the pool: least_inflight (fewer requests in flight of two at random), round_robin, or first (the first healthy in the order given)")
 	maxFails := fs.Int("max-fails", proxy.DefaultMaxFails, "eject an upstream after `N` failed connects or timeouts in a row; 0: never")
 	fs.DurationVar(&cfg.FailTimeout, "fail-timeout", proxy.DefaultFailTimeout, "an ejected upstream gets a request again after this long, then twice as long after each failed probe (up to 5m)")
@@ -115,6 +123,12 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 	fs.StringVar(&certFile, "tls-cert", "", "PEM certificate `file`: serve HTTPS (and HTTP/2); needs --tls-key")
 	fs.StringVar(&keyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.BoolVar(&cfg.H2C, "h2c", false, "also accept HTTP/2 without TLS (prior knowledge)")
+	var up upstreamTLSFlags
+	fs.StringVar(&up.ca, "upstream-ca", "", "PEM `file` of the CA certificates that sign the https upstreams' certificates (a private CA); default: the system's")
+	fs.StringVar(&up.serverName, "upstream-server-name", "", "`name` to ask https upstreams for (SNI) and to verify their certificates against; default: each upstream URL's host")
+	fs.StringVar(&up.cert, "upstream-cert", "", "PEM client certificate `file` to show https upstreams that ask for one (mutual TLS); needs --upstream-key")
+	fs.StringVar(&up.key, "upstream-key", "", "PEM private key `file` for --upstream-cert")
+	fs.BoolVar(&up.insecure, "upstream-insecure-skip-verify", false, "do not verify the https upstreams' certificates (logs a warning at start); give --upstream-ca instead")
 	fs.StringVar(&f.logFormat, "log-format", f.logFormat, "access log format on stdout: text or json")
 	f.gcFloor = defaultGCFloor
 	bytesize.Var(fs, &f.gcFloor, "gc-floor", "keep Go's garbage collector from running before the heap reaches this `size` (GOGC still rules above); 0: Go's default")
@@ -178,6 +192,11 @@ func parseProxyFlags(args []string, stdout io.Writer) (*proxyFlags, error) {
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	tlsConf, err := up.config(cfg.Upstreams)
+	if err != nil {
+		return nil, err
+	}
+	cfg.UpstreamTLS = tlsConf
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format %q: want text or json: %w", f.logFormat, errUsage)
 	}
@@ -296,8 +315,8 @@ func proxyUpstream(s string) (*url.URL, error) {
 		}
 		return u, nil
 	}
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000, or unix:/path/to.sock: %w", s, errUsage)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c") || u.Host == "" {
+		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000, h2c://host:port (HTTP/2 without TLS), or unix:/path/to.sock: %w", s, errUsage)
 	}
 	return u, nil
 }
@@ -369,4 +388,46 @@ func (f *prefixFlag) Set(v string) error {
 		f.list = append(f.list, p.Masked())
 	}
 	return nil
+}
+
+// upstreamTLSFlags are the --upstream-* TLS flags, for https:// upstreams.
+type upstreamTLSFlags struct {
+	ca, serverName, cert, key string
+	insecure                  bool
+}
+
+// config is the TLS configuration the flags give, nil if none is given; an
+// error names the flag and says what to give instead.
+func (f *upstreamTLSFlags) config(ups []*url.URL) (*tls.Config, error) {
+	if f.ca == "" && f.serverName == "" && f.cert == "" && f.key == "" && !f.insecure {
+		return nil, nil
+	}
+	if !slices.ContainsFunc(ups, func(u *url.URL) bool { return u.Scheme == "https" }) {
+		return nil, fmt.Errorf("--upstream-ca, --upstream-server-name, --upstream-cert, --upstream-key and --upstream-insecure-skip-verify are for https:// upstreams, and none is given: %w", errUsage)
+	}
+	if f.insecure && (f.ca != "" || f.serverName != "") {
+		return nil, fmt.Errorf("--upstream-insecure-skip-verify verifies nothing, so --upstream-ca and --upstream-server-name would change nothing: give one or the other: %w", errUsage)
+	}
+	conf := &tls.Config{ServerName: f.serverName, InsecureSkipVerify: f.insecure, MinVersion: tls.VersionTLS12}
+	if f.ca != "" {
+		pem, err := os.ReadFile(f.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--upstream-ca: %v: give a readable PEM file of the CA certificates: %w", err, errUsage)
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--upstream-ca %s: no PEM certificate in it: give the CA's certificates as -----BEGIN CERTIFICATE----- blocks: %w", f.ca, errUsage)
+		}
+	}
+	if (f.cert == "") != (f.key == "") {
+		return nil, fmt.Errorf("--upstream-cert and --upstream-key go together: give both, or neither: %w", errUsage)
+	}
+	if f.cert != "" {
+		cert, err := tls.LoadX509KeyPair(f.cert, f.key)
+		if err != nil {
+			return nil, fmt.Errorf("--upstream-cert %s / --upstream-key %s: %v: give a PEM certificate and its private key: %w", f.cert, f.key, err, errUsage)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
 }

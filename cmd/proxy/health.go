@@ -8,8 +8,9 @@ import (
 
 // Passive health (issue 12), as nginx's max_fails/fail_timeout and Envoy's
 // outlier detection: a backend that fails Config.MaxFails times in a row (a
-// connection that could not be made, refused or timed out, or no answer's
-// head within Config.UpstreamTimeout) is ejected for Config.FailTimeout,
+// connection that could not be made, refused or timed out or its TLS
+// handshake failed (upstreamtls.go), or no answer's head within
+// Config.UpstreamTimeout) is ejected for Config.FailTimeout,
 // then given one request, the probe. An answer, whatever its status, to the
 // probe or to any request, brings it back; a probe that fails ejects it
 // again for twice as long as the last time, up to maxEjection. Other errors

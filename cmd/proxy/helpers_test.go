@@ -56,6 +56,13 @@ type hit struct {
 // without reading the body.
 func newUpstream(t *testing.T, h func(w http.ResponseWriter, r *http.Request, hit *hit)) *upstream {
 	t.Helper()
+	return newUpstreamWith(t, h, (*httptest.Server).Start)
+}
+
+// newUpstreamWith is newUpstream with the server started by start (StartTLS,
+// or after other settings).
+func newUpstreamWith(t *testing.T, h func(w http.ResponseWriter, r *http.Request, hit *hit), start func(*httptest.Server)) *upstream {
+	t.Helper()
 	u := &upstream{t: t, arrived: make(chan *hit, 64), release: make(chan struct{}), stop: make(chan struct{}), handler: h}
 	if u.handler == nil {
 		u.handler = u.hold
@@ -70,7 +77,7 @@ func newUpstream(t *testing.T, h func(w http.ResponseWriter, r *http.Request, hi
 		u.handler(w, r, h)
 	}))
 	hangup.Install(u.srv.Config)
-	u.srv.Start()
+	start(u.srv)
 	u.url, _ = url.Parse(u.srv.URL)
 	t.Cleanup(func() {
 		close(u.stop)

@@ -52,7 +52,7 @@ type backend struct {
 	target   *url.URL    // the URL upstream requests are built on
 	fwd      *forwarding // its Host and X-Forwarded-*
 	rt       http.RoundTripper
-	h1       *h1Transport // its own connections for what h1Transport serves; nil: rt serves all
+	h1       *h1Transport // its own connections for what h1Transport serves; nil (https, h2c): rt serves all
 	direct   bool         // body-less GET and HEAD may take the direct path (direct.go)
 	viaProxy bool         // rt sends to it through a forward proxy (target.go)
 	inflight atomic.Int64 // requests given to it and not yet done
@@ -89,28 +89,39 @@ func newPool(cfg *Config, fwd *forwarding, m *metrics) *pool {
 	for _, u := range ups {
 		b := &backend{name: upstreamName(u), target: u}
 		network, addr := "tcp", ""
-		if u.Scheme == "unix" {
+		switch u.Scheme {
+		case "unix":
 			// The socket's path is where to dial, not part of the requests,
 			// which go to http://localhost, as nginx's do.
 			network, addr = "unix", u.Path
 			b.target = &url.URL{Scheme: "http", Host: "localhost"}
+		case "h2c":
+			t := *u
+			t.Scheme = "http" // the requests' scheme; h2cTransport speaks HTTP/2
+			b.target = &t
 		}
 		f := *fwd
 		f.upstreamHost = b.target.Host
 		b.fwd = &f
 		b.rt = cfg.Transport
+		if b.rt == nil && u.Scheme == "h2c" {
+			b.rt = h2cTransport()
+		}
 		if b.rt == nil {
 			t := http.DefaultTransport.(*http.Transport).Clone()
 			t.MaxIdleConnsPerHost = 64
 			t.DisableCompression = true
 			t.DialContext = dialUpstream(network, addr)
+			if u.Scheme == "https" {
+				setUpstreamTLS(t, u, cfg.UpstreamTLS)
+			}
 			if network == "unix" {
 				t.Proxy = nil
 			}
 			b.rt = t
 		}
 		b.viaProxy = forwardProxied(b.rt, b.target)
-		if cfg.Transport == nil && h1Upstream(b.target) {
+		if cfg.Transport == nil && u.Scheme != "h2c" && h1Upstream(b.target) {
 			b.h1 = newH1Transport(b.target)
 			if network == "unix" {
 				b.h1.network, b.h1.addr = network, addr
@@ -133,10 +144,10 @@ func upstreamName(u *url.URL) string {
 	return u.Host
 }
 
-// checkUpstreams checks the pool's URLs: http, https or unix, no
+// checkUpstreams checks the pool's URLs: http, https, h2c or unix, no
 // credentials, each once, and one path and query for all (a request is
 // built once and may be retried on another upstream).
-func checkUpstreams(ups []*url.URL, ownTransport bool) error {
+func checkUpstreams(ups []*url.URL, ownTransport, upstreamTLS bool) error {
 	if len(ups) == 0 {
 		return errors.New("proxy: no upstream")
 	}
@@ -153,8 +164,12 @@ func checkUpstreams(ups []*url.URL, ownTransport bool) error {
 			if ownTransport {
 				return fmt.Errorf("proxy: upstream %q: a unix socket needs the proxy's own Transport (Config.Transport unset)", u.String())
 			}
-		case u.Scheme != "http" && u.Scheme != "https":
-			return fmt.Errorf("proxy: upstream %q: the scheme must be http, https or unix", u.String())
+		case u.Scheme == "h2c" && ownTransport:
+			return fmt.Errorf("proxy: upstream %q: h2c needs the proxy's own Transport (Config.Transport unset); with a Transport of your own, give the upstream as http:// and have that Transport speak HTTP/2 without TLS", u.String())
+		case u.Scheme == "https" && ownTransport && upstreamTLS:
+			return fmt.Errorf("proxy: upstream %q: UpstreamTLS applies to the proxy's own Transport; with Config.Transport set, give the TLS settings to that Transport", u.String())
+		case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c":
+			return fmt.Errorf("proxy: upstream %q: the scheme must be http, https, h2c or unix", u.String())
 		case u.Host == "":
 			return fmt.Errorf("proxy: upstream %q has no host", u.String())
 		case u.User != nil:

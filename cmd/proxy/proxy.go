@@ -48,10 +48,11 @@ import (
 // Config configures a Proxy. Only Upstream is required; every zero value
 // means the default given in its comment.
 type Config struct {
-	// Upstream is where requests go: an http or https URL with a host, or
-	// unix:/path/to.sock (HTTP/1.1 over a unix socket, with Host
-	// "localhost" unless PreserveHost, as nginx's). Its path, if any, is
-	// prefixed to the client's.
+	// Upstream is where requests go: an http or https URL with a host,
+	// h2c://host:port (HTTP/2 without TLS, h2c.go), or unix:/path/to.sock
+	// (HTTP/1.1 over a unix socket, with Host "localhost" unless
+	// PreserveHost, as nginx's). Its path, if any, is prefixed to the
+	// client's.
 	Upstream *url.URL
 	// Upstreams, instead of Upstream, are a pool of upstreams that share
 	// the requests (pool.go), each as Upstream says; all have the same path
@@ -85,6 +86,15 @@ type Config struct {
 	// compresses only for clients that ask, and the proxy never inflates an
 	// answer on their behalf).
 	Transport http.RoundTripper
+	// UpstreamTLS configures TLS to https:// upstreams (upstreamtls.go):
+	// RootCAs for a private CA, ServerName for SNI and verification when
+	// the URL's host is an address or another name, Certificates for a
+	// client certificate, InsecureSkipVerify (New logs a warning). A
+	// handshake that fails counts as a connection that could not be made:
+	// the request goes to another upstream, and the upstream toward its
+	// ejection. Nil: the system's roots, the URL's host as the name. It
+	// needs the proxy's own Transport (Transport unset).
+	UpstreamTLS *tls.Config
 	// UpstreamTimeout bounds the wait for the upstream's response headers;
 	// past it the request is cancelled and the client gets 504. The body
 	// may then stream for as long as it takes. Zero: no limit.
@@ -237,6 +247,9 @@ func New(cfg Config) (*Proxy, error) {
 	for _, pf := range cfg.TrustedProxies {
 		p.fwd.trusted = append(p.fwd.trusted, unmapPrefix(pf).Masked())
 	}
+	if cfg.UpstreamTLS != nil && cfg.UpstreamTLS.InsecureSkipVerify && p.log != nil {
+		p.log.Warn("upstream TLS certificates are not verified (insecure skip verify): anyone on the path to an https upstream can read and change its traffic; give its CA instead")
+	}
 	p.m = newMetrics(nil)
 	p.pool = newPool(&cfg, p.fwd, p.m)
 	p.line = p.pool.line
@@ -291,7 +304,7 @@ func (cfg *Config) check() error {
 	if cfg.Upstream == nil && len(cfg.Upstreams) == 0 {
 		return errors.New("proxy: no upstream")
 	}
-	if err := checkUpstreams(cfg.upstreams(), cfg.Transport != nil); err != nil {
+	if err := checkUpstreams(cfg.upstreams(), cfg.Transport != nil, cfg.UpstreamTLS != nil); err != nil {
 		return err
 	}
 	switch cfg.Balance {

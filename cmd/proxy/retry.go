@@ -12,7 +12,7 @@ import (
 // backend, never to one it was already sent to, when:
 //
 //   - it never reached the upstream: the connection could not be made
-//     (dialError), or was taken but not a byte of the request was written on
+//     (dialError: refused, timed out, or a TLS handshake that failed), or was taken but not a byte of the request was written on
 //     it (upstreamConn.wrote: a pooled connection found dead), whatever its
 //     method; or
 //   - with Config.RetryIdempotent, it is idempotent (RFC 9110 §9.2.2: GET,

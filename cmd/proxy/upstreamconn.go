@@ -39,7 +39,7 @@ import (
 // connection), or for the connection to be closed (the client left, the
 // upstream timed out: the Transport closes it at once, as always). Only
 // connections the proxy's own Transport dialed (Config.Transport unset) are
-// treated so, and only over HTTP/1.
+// treated so, and only over HTTP/1 (not HTTP/2 over TLS, not h2c: h2c.go).
 
 // answerGrace bounds how long a write that the upstream reset waits for the
 // answer's head.
@@ -59,7 +59,7 @@ type upstreamConn struct {
 // dialUpstream dials as http.DefaultTransport does, or addr on network if
 // addr is not empty (a unix socket), and wraps the connection.
 func dialUpstream(network, addr string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	dial := dialUpstreamTo(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, network, addr)
+	dial := dialUpstreamTo(upstreamDialer(), network, addr)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
@@ -67,6 +67,11 @@ func dialUpstream(network, addr string) func(ctx context.Context, network, addr 
 		}
 		return &upstreamConn{Conn: c}, nil
 	}
+}
+
+// upstreamDialer dials upstreams as http.DefaultTransport does.
+func upstreamDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 }
 
 // carry readies c for a request with a body: its receive buffer holds an
