@@ -497,6 +497,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if b := clientBodyOf(recordFrom(pr.In.Context())); b != nil {
 		pr.Out.Trailer = b.upstreamTrailers() // filled at the body's end (clientbody.go)
 	}
+	if rec := recordFrom(pr.In.Context()); rec != nil && rec.body != nil {
+		pr.Out.GetBody = rec.body.replayBody // until it is read (retry.go)
+	}
 }
 
 // modifyResponse handles an answer that the upstream sent before the

@@ -136,6 +136,20 @@ func (b *trackedBody) untouched() bool {
 	return b == nil || (b.n.Load() == 0 && !b.eof.Load() && b.failed.Load() == nil)
 }
 
+// replayBody is the upstream request's GetBody: the body itself, as long as
+// nothing of it was read, so that the Transport may send a request it could
+// not write on a dead pooled connection again (upstreamconn.go); an error
+// once a byte was read, which the Transport reports instead of retrying.
+func (b *trackedBody) replayBody() (io.ReadCloser, error) {
+	if !b.untouched() {
+		return nil, errBodyNotReplayable
+	}
+	return b, nil
+}
+
+// errBodyNotReplayable: the client's body was partly sent, and is not kept.
+var errBodyNotReplayable = errors.New("proxy: the request body was partly sent upstream and cannot be sent again")
+
 // aim returns req, an upstream request built for another backend of the
 // pool, or for b, as b's: its URL's scheme and host, and its Host header
 // unless the client's is kept. The pool's backends share one path and query

@@ -186,6 +186,16 @@ func upstreamConnTrace(rec *record, want int64) *httptrace.ClientTrace {
 			c = tc.NetConn()
 		}
 		if uc, ok := c.(*upstreamConn); ok {
+			if info.Reused && peerClosed(uc.Conn) {
+				// The upstream closed this idle connection and the
+				// Transport has not noticed yet: a request written on it
+				// would be lost with its body. Closed now, the write fails
+				// with nothing written, and the Transport sends the request
+				// on a new connection (the body is replayable until read,
+				// see replayBody).
+				uc.Close()
+				return
+			}
 			rec.upstreamWait.Store(uc.carry(want))
 		}
 	}}
