@@ -38,9 +38,10 @@ context.Background()/TODO() roots, database/sql and net/http calls without a
 context, time.Sleep, blocking channel operations and selects without a
 ctx.Done() case, and context.WithoutCancel. Mark code that must finish on
 purpose with a //hangup:detached comment.`,
-	URL:       "https://pkg.go.dev/github.com/hangup-dev/hangup/cmd/hangupvet/hangupvet",
-	Run:       run,
-	FactTypes: []analysis.Fact{(*breaksChain)(nil)},
+	URL:        "https://pkg.go.dev/github.com/hangup-dev/hangup/cmd/hangupvet/hangupvet",
+	Run:        run,
+	FactTypes:  []analysis.Fact{(*breaksChain)(nil)},
+	ResultType: resultType,
 }
 
 func run(pass *analysis.Pass) (any, error) {
@@ -49,16 +50,16 @@ func run(pass *analysis.Pass) (any, error) {
 	// those APIs at their call sites, and facts about the library's
 	// internals would only repeat them as noise.
 	if isStd(pass) {
-		return nil, nil
+		return []Finding(nil), nil
 	}
 	g := newGraph(pass)
 	g.build()
 	if !g.dep {
 		g.addDynamicEdges(g.buildSSA())
 	}
-	g.report()
+	findings := g.report()
 	g.exportFacts()
-	return nil, nil
+	return findings, nil
 }
 
 // isStd reports whether pass analyzes a standard library package: one

@@ -134,7 +134,7 @@ func (g *graph) checkAPI(n *fnode, call *ast.CallExpr, fn *types.Func, a *api) *
 	ctx := g.contextInScope(n, call.Pos())
 	f := &finding{
 		pos: call.Pos(), end: call.End(), rule: a.rule,
-		what: a.what, why: a.why,
+		what: a.what, why: a.why, cause: causeName(fn),
 	}
 	if f.what == "" {
 		f.what = calleeText(call, fn) + " has no context"

@@ -15,6 +15,8 @@ type breaksChain struct {
 	// Path is the call path from the function to the finding, each name
 	// qualified with its package: store.Save → store.insert.
 	Path []string
+	// Cause is the call at the end of Path that breaks the chain.
+	Cause Cause
 }
 
 // AFact marks breaksChain as an analysis fact.
@@ -42,7 +44,7 @@ func (g *graph) exportFacts() {
 		if f == nil {
 			continue
 		}
-		fact := &breaksChain{Finding: f.what}
+		fact := &breaksChain{Finding: f.what, Cause: g.causeOf(f)}
 		for _, m := range path {
 			name := m.name
 			if m.obj != nil {

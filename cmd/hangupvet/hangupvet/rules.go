@@ -52,6 +52,7 @@ type finding struct {
 	advice   string // "use QueryContext(r.Context(), …)"
 	fix      *analysis.SuggestedFix
 	callee   *breaksChain // for ruleCallsBreaker: the fact of the function called
+	cause    string       // the call as a cause: "(*sql.DB).Query"; what when empty
 
 	// weak findings are not passed on as facts from a dependency, where
 	// they are usually the library's own business: its channel operations
