@@ -23,6 +23,7 @@ type record struct {
 	queueWait time.Duration
 	coalesced bool
 	body      *trackedBody // the client's request body, if any
+	header    http.Header  // the client's response header (forward's w.Header())
 	// upstreamWait is the request's wait for its answer on the connection
 	// it went upstream on, if the proxy's Transport dialed it
 	// (upstreamconn.go).

@@ -271,3 +271,33 @@ func readAnswers(t testing.TB, c net.Conn) (res []clientRes, closed bool) {
 func isClosed(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
+
+// TestCloseSaidOnce: an answer that closes the connection because of an
+// ambiguous framing says "Connection: close" once, not once for the
+// handler's header and again for the upstream response's.
+func TestCloseSaidOnce(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ *hit) {
+		io.Copy(io.Discard, r.Body)
+	})
+	h := startProxy(t, Config{Upstream: up.url})
+	for _, req := range []string{
+		"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	} {
+		c := dial(t, h.addr)
+		write(t, c, req)
+		c.SetReadDeadline(time.Now().Add(waitLong))
+		br := bufio.NewReader(c)
+		var head strings.Builder
+		for !strings.HasSuffix(head.String(), "\r\n\r\n") {
+			line, err := br.ReadString('\n')
+			head.WriteString(line)
+			if err != nil {
+				t.Fatalf("%q: reading the answer's head: %v (so far %q)", req, err, head.String())
+			}
+		}
+		if n := strings.Count(strings.ToLower(head.String()), "\r\nconnection:"); n != 1 {
+			t.Errorf("%q: answer head has %d Connection headers, want 1:\n%s", req, n, head.String())
+		}
+		c.Close()
+	}
+}

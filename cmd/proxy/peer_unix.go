@@ -21,10 +21,11 @@ func peerClosed(c net.Conn) bool {
 	}
 	closed := false
 	var buf [1]byte
-	raw.Read(func(fd uintptr) bool {
+	// Control, not Read: the Transport's read loop is parked in a read of
+	// this idle connection and holds its read lock; a peek needs no lock.
+	raw.Control(func(fd uintptr) {
 		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		closed = (n == 0 && err == nil) || err == syscall.ECONNRESET
-		return true // never wait
 	})
 	return closed
 }

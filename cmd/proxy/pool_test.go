@@ -193,9 +193,10 @@ func TestPoolAllEjected(t *testing.T) {
 // does with it what act says, recording the path and method of every
 // request it read whole.
 type countingUpstream struct {
-	url  *url.URL
-	mu   sync.Mutex
-	seen []string
+	url    *url.URL
+	mu     sync.Mutex
+	seen   []string
+	closed chan struct{} // a token each time it closed a connection after answering
 }
 
 // rawAct: answer (keep the connection open), answer and close it at once
@@ -215,7 +216,7 @@ func newCountingUpstream(t *testing.T, act func(r *http.Request) rawAct) *counti
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &countingUpstream{url: &url.URL{Scheme: "http", Host: ln.Addr().String()}}
+	u := &countingUpstream{url: &url.URL{Scheme: "http", Host: ln.Addr().String()}, closed: make(chan struct{}, 1024)}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Add(1)
@@ -247,6 +248,8 @@ func newCountingUpstream(t *testing.T, act func(r *http.Request) rawAct) *counti
 					}
 					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nraw")
 					if a == rawAnswerThenClose {
+						c.Close()
+						u.closed <- struct{}{}
 						return
 					}
 				}
@@ -299,6 +302,15 @@ func TestRetryDeadPooledConnection(t *testing.T) {
 			t.Fatalf("%s %s: %d %q", method, path, code, got)
 		}
 		want = append(want, method+" "+path)
+		// The next request goes once the upstream has closed the
+		// connection (its FIN is then at the proxy): without this, an
+		// upstream that closes late under load races the request, which
+		// no proxy can win for a body it already sent.
+		select {
+		case <-a.closed:
+		case <-time.After(waitLong):
+			t.Fatal("the upstream did not close its connection")
+		}
 	}
 	if got := a.requests(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("the upstream read %q, want each request once: %q", got, want)

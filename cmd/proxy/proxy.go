@@ -421,6 +421,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 		rec.closeAfter = true
 		w.Header().Set("Connection", "close")
 	}
+	rec.header = w.Header()
 	if p.tooLarge(r) {
 		// Refused before a byte of the body is read: the linger drains
 		// what the client still sends, so that the 413 reaches it whole.
@@ -510,12 +511,13 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		return nil
 	}
 	rec := recordFrom(res.Request.Context())
-	if rec != nil && rec.closeAfter {
-		// Again: a 1xx answer cleared what forward set (see clientbody.go).
-		res.Header.Set("Connection", "close")
-	}
 	if rec == nil {
 		return nil
+	}
+	if rec.closeAfter {
+		// Again if a 1xx answer cleared what forward set (see
+		// clientbody.go).
+		rec.closeConnection(res)
 	}
 	if w := rec.upstreamWait.Load(); w != nil {
 		// A write that the upstream reset waits for this (upstreamconn.go).
@@ -525,12 +527,22 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		return nil
 	}
 	if rec.http1 {
-		res.Header.Set("Connection", "close")
+		rec.closeConnection(res)
 	}
 	if res.StatusCode >= 300 && p.cfg.EarlyAnswerBuffer > 0 && readAhead(res, p.cfg.EarlyAnswerBuffer) {
 		rec.body.stopped.Store(true)
 	}
 	return nil
+}
+
+// closeConnection marks res "Connection: close" unless the client's
+// response header already says so: ReverseProxy adds res's header values to
+// it, and the client would get the header twice.
+func (rec *record) closeConnection(res *http.Response) {
+	if rec.header != nil && hasToken(rec.header["Connection"], "close") {
+		return
+	}
+	res.Header.Set("Connection", "close")
 }
 
 func (p *Proxy) errorLog() *log.Logger {
