@@ -455,12 +455,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	// The upstream request's context carries the record, for the Transport,
 	// ModifyResponse and ErrorHandler.
 	ctx := context.WithValue(r.Context(), recordKey{}, rec)
-	if r.Body != nil && r.Body != http.NoBody {
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if hasBody {
 		// The connection, in case the upstream answers early (upstreamconn.go).
 		ctx = httptrace.WithClientTrace(ctx, upstreamConnTrace(rec, p.cfg.EarlyAnswerBuffer))
 	}
 	r = r.WithContext(ctx)
-	if r.Body != nil && r.Body != http.NoBody {
+	if hasBody {
 		// r is our copy of the request: its Body is ours to replace.
 		rec.body = &trackedBody{rc: p.limitBody(p.newClientBody(w, r, r.Body))}
 		r.Body = rec.body
@@ -483,7 +484,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 // decides them (headers.go). ReverseProxy has already removed the
 // hop-by-hop and forwarding headers.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	b := p.pool.backendOf(recordFrom(pr.In.Context()))
+	rec := recordFrom(pr.In.Context())
+	b := p.pool.backendOf(rec)
 	pr.SetURL(b.target)
 	pr.Out.Host = b.fwd.host(pr.In)
 	// The path and query as the client sent them, not as ReverseProxy
@@ -495,10 +497,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.Header["X-Forwarded-Host"] = []string{xfh}
 	pr.Out.Header["X-Forwarded-Proto"] = []string{xfp}
-	if b := clientBodyOf(recordFrom(pr.In.Context())); b != nil {
+	if b := clientBodyOf(rec); b != nil {
 		pr.Out.Trailer = b.upstreamTrailers() // filled at the body's end (clientbody.go)
 	}
-	if rec := recordFrom(pr.In.Context()); rec != nil && rec.body != nil {
+	if rec != nil && rec.body != nil {
 		pr.Out.GetBody = rec.body.replayBody // until it is read (retry.go)
 	}
 }

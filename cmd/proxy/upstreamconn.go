@@ -106,9 +106,8 @@ type answerWait struct {
 func (w *answerWait) answered() (settle func()) {
 	c := w.c
 	c.mu.Lock()
-	if c.settled == w.settled && c.head != nil {
-		close(c.head)
-		c.head = nil
+	if c.settled == w.settled {
+		c.headInLocked()
 	}
 	c.mu.Unlock()
 	return w.settle
@@ -123,12 +122,17 @@ func (w *answerWait) settle() {
 	c.mu.Unlock()
 }
 
-// settleLocked ends the current request's wait; c.mu is held.
-func (c *upstreamConn) settleLocked() {
+// headInLocked says the current request's answer came in; c.mu is held.
+func (c *upstreamConn) headInLocked() {
 	if c.head != nil {
 		close(c.head)
 		c.head = nil
 	}
+}
+
+// settleLocked ends the current request's wait; c.mu is held.
+func (c *upstreamConn) settleLocked() {
+	c.headInLocked()
 	if c.settled != nil {
 		close(c.settled)
 		c.settled = nil
