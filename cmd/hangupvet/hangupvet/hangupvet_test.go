@@ -32,11 +32,12 @@ var (
 	// fixPackages also have a .golden file beside each source file: the
 	// source with every suggested fix applied.
 	fixPackages = []string{
-		"example.com/apis",      // every row of the table of context-less APIs
-		"example.com/contexts",  // context.Background/TODO/WithoutCancel, pgx
-		"example.com/sqlcalls",  // database/sql and ...Context siblings (sqlx)
-		"example.com/httpcalls", // http.Get and friends, http.NewRequest
-		"example.com/scope",     // which context expression a fix writes, and when there is none
+		"example.com/apis",       // every row of the table of context-less APIs
+		"example.com/contexts",   // context.Background/TODO/WithoutCancel, pgx
+		"example.com/sqlcalls",   // database/sql and ...Context siblings (sqlx)
+		"example.com/httpcalls",  // http.Get and friends, http.NewRequest
+		"example.com/scope",      // which context expression a fix writes, and when there is none
+		"example.com/gincontext", // a *gin.Context handed on as a context.Context
 	}
 	// factPackages: app calls into mid and store, mid into store.
 	factPackages = []string{"example.com/store", "example.com/mid", "example.com/app"}
