@@ -41,6 +41,9 @@ var (
 	}
 	// factPackages: app calls into mid and store, mid into store.
 	factPackages = []string{"example.com/store", "example.com/mid", "example.com/app"}
+	// wiringPackages: app hands a store.DB to login, whose handlers call it
+	// through an interface; login does not import store.
+	wiringPackages = []string{"example.com/wiring/login", "example.com/wiring/store", "example.com/wiring/app"}
 )
 
 func TestRules(t *testing.T) {
@@ -56,6 +59,13 @@ func TestSuggestedFixes(t *testing.T) {
 // them, and that the facts say where.
 func TestFacts(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), Analyzer, factPackages...)
+}
+
+// TestWiring checks that an implementation wired up outside the handler's
+// package is reported where it is wired, when a method a handler calls
+// breaks the chain.
+func TestWiring(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), Analyzer, wiringPackages...)
 }
 
 // TestAPITable checks that every row of contextless has a call in

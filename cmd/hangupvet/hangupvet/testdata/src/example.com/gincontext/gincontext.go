@@ -1,4 +1,4 @@
-// Package gincontext checks a *gin.Context handed on as a context.Context,
+// Package gincontext checks a *gin.Context handed on as a context.Context, // want package:`wiredCalls: example\.com/gincontext\.Store\.Get from gincontext\.Server\.get}`
 // which gin never cancels unless the engine sets ContextWithFallback.
 package gincontext
 
