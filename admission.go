@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hangup-dev/hangup/internal/lifecycle"
 )
 
 // ErrQueueFull is returned by Admission.Acquire when the line is full.
@@ -192,14 +194,13 @@ func (a *Admission) Handler(h http.Handler) http.Handler {
 	})
 }
 
-// Wait is Acquire for a request guarded by hangup: while the request waits
-// in line, a departure of its client counts as PhaseBeforeHandler, since
-// its work has not started.
+// Wait is Acquire for a request guarded by hangup (net/http's or
+// fasthttphangup's): while the request waits in line, a departure of its
+// client counts as PhaseBeforeHandler, since its work has not started.
 func (a *Admission) Wait(ctx context.Context) (release func(), err error) {
-	st := stateFrom(ctx)
-	if st != nil {
-		st.progress.Or(inLine)
-		defer st.progress.And(^inLine)
+	if lr := lifecycle.From(ctx); lr != nil {
+		lr.EnterLine()
+		defer lr.LeaveLine()
 	}
 	return a.Acquire(ctx)
 }

@@ -45,8 +45,7 @@ type request struct {
 // The bits of progress: what the handler is doing, for Phase. (Whether it
 // started is the lifecycle's.)
 const (
-	inLine uint32 = 1 << iota // waiting in an Admission's line
-	bodyStarted
+	bodyStarted uint32 = 1 << iota
 	bodyEOF
 	wroteResponse
 	hijacked  // its handler hijacked the connection (set under the conn's lock)

@@ -66,8 +66,6 @@ func (st *request) Woken() { st.notifyClose() }
 func (st *request) Phase() lifecycle.Phase {
 	p := st.progress.Load()
 	switch {
-	case p&inLine != 0:
-		return lifecycle.PhaseBeforeHandler
 	case p&wroteResponse != 0:
 		return lifecycle.PhaseWritingResponse
 	case p&bodyStarted != 0 && p&bodyEOF == 0:

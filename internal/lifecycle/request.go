@@ -14,8 +14,8 @@ type Shell interface {
 	// Cancel cancels the request's context with cause, unless it already
 	// was cancelled.
 	Cancel(cause error)
-	// Phase says what a request whose handler started is doing
-	// (PhaseBeforeHandler while it waits in a line); r's lock is held.
+	// Phase says what a request whose handler started, and that does not
+	// wait in a line (EnterLine), is doing; r's lock is held.
 	Phase() Phase
 	// Woken runs, r's lock held, once Gone's channel is closed.
 	Woken()
@@ -36,7 +36,7 @@ type Request struct {
 	books      *Books
 	prev, next *Request // the Conn's active list, guarded by its mu
 
-	// The fields below are guarded by mu, but for started. The departure
+	// The fields below are guarded by mu, but for flags. The departure
 	// is held flat, so that the flags share its padding.
 	mu          sync.Mutex
 	at          time.Time // when the client went
@@ -44,7 +44,7 @@ type Request struct {
 	reason      Reason        // ReasonNone while the client is there
 	finished    bool          // the handler returned
 	detached    bool          // holds a detach slot
-	started     atomic.Bool   // the handler is called (set by Start, or by Conn.Attach under its mu)
+	flags       atomic.Uint32 // flagStarted (set by Start, or by Conn.Attach under its mu), flagInLine
 	goneCh      chan struct{} // made on demand by Gone
 	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
 	detachTimer *time.Timer
@@ -59,12 +59,26 @@ func (r *Request) Begin(s Shell, b *Books) {
 	b.InFlight.Add(1)
 }
 
+// The bits of Request.flags.
+const (
+	flagStarted uint32 = 1 << iota // the handler is called
+	flagInLine                     // the handler waits in a line (EnterLine)
+)
+
 // Shell returns the shell Begin tied r to.
 func (r *Request) Shell() Shell { return r.shell }
 
 // Start records that the handler of a request that no Conn tracks is
 // called.
-func (r *Request) Start() { r.started.Store(true) }
+func (r *Request) Start() { r.flags.Or(flagStarted) }
+
+// EnterLine marks r as waiting in a line (hangup.Admission's) until
+// LeaveLine: a departure meanwhile is in PhaseBeforeHandler, since the work
+// it waits to do has not started.
+func (r *Request) EnterLine() { r.flags.Or(flagInLine) }
+
+// LeaveLine ends what EnterLine began.
+func (r *Request) LeaveLine() { r.flags.And(^flagInLine) }
 
 // Lock and Unlock lock r's mutex, which the shell's own fields may share.
 func (r *Request) Lock()   { r.mu.Lock() }
@@ -98,7 +112,7 @@ func (r *Request) ClientGone(reason Reason, at time.Time) {
 		return
 	}
 	phase := PhaseBeforeHandler
-	if r.started.Load() {
+	if f := r.flags.Load(); f&flagStarted != 0 && f&flagInLine == 0 {
 		phase = r.shell.Phase()
 	}
 	r.at, r.phase, r.reason = at, phase, reason
