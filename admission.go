@@ -132,9 +132,10 @@ func (a *Admission) Acquire(ctx context.Context) (release func(), err error) {
 
 // TryAcquire takes a slot if one is free and nobody is in line, without
 // waiting, as golang.org/x/sync/semaphore's TryAcquire does. When it fails
-// (ok false) it counts nothing: the caller may then Acquire or Wait, to
-// wait in line, knowing it will have waited. On success the caller must call
-// release exactly once when its work is done.
+// (ok false) it counts nothing: the caller may then Acquire or Wait to wait
+// in line, which takes, without joining the line or counting in Queued, a
+// slot that was freed in between. On success the caller must call release
+// exactly once when its work is done.
 func (a *Admission) TryAcquire() (release func(), ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
