@@ -73,7 +73,15 @@ func (s *Server) workContext(r *http.Request) (context.Context, context.CancelFu
 
 // runJob waits for a free worker (giving up when ctx is done), runs j on
 // it and reports its progress each second, to the log and the page.
-func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j job) jobResult {
+func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j job) (out jobResult) {
+	bj := s.board.wait(r.Context())
+	defer func() {
+		var wasted time.Duration
+		if out.outcome == OutcomeWasted {
+			wasted = out.elapsed
+		}
+		s.board.leave(bj, wasted)
+	}()
 	release, free := s.admit.TryAcquire()
 	if !free {
 		rs.log.Info("waiting for a free worker", "workers", s.cfg.Workers)
@@ -85,8 +93,7 @@ func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j jo
 		}
 	}
 	defer release()
-	s.metrics.inFlight.Inc()
-	defer s.metrics.inFlight.Dec()
+	s.board.start(bj)
 	s.publish(rs, Event{Kind: "work", Work: j.kind, Seconds: j.seconds})
 
 	start := time.Now()
@@ -103,7 +110,6 @@ func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j jo
 	if s.cfg.IgnoreDisconnect {
 		gone = hangup.Gone(r.Context())
 	}
-	var out jobResult
 wait:
 	for {
 		select {
