@@ -137,26 +137,23 @@ func (b *browser) eval(js string) {
 func (b *browser) waitText(id string, want ...string) string {
 	b.t.Helper()
 	js := fmt.Sprintf(`(() => { const e = document.getElementById(%q); return e ? e.textContent : ""; })()`, id)
-	deadline := time.Now().Add(waitLong)
-	for {
+	text := func() string {
 		ctx, cancel := context.WithTimeout(b.ctx, waitLong)
+		defer cancel()
 		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		cancel()
 		if err != nil {
 			b.t.Fatal(err)
 		}
-		ok := true
-		for _, w := range want {
-			ok = ok && strings.Contains(text, w)
-		}
-		if ok {
-			return text
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("#%s says %q, want it to say %q", id, text, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return text
 	}
+	return poll(b.t, fmt.Sprintf("#%s saying %q", id, want), 50*time.Millisecond, text, func(text string) bool {
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestBrowser drives the page in a real headless Chromium: each way a
@@ -337,17 +334,7 @@ func (b *browser) charts() chartNumbers {
 // waitCharts polls the page's charts until ok holds, and returns them.
 func (b *browser) waitCharts(what string, ok func(chartNumbers) bool) chartNumbers {
 	b.t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		n := b.charts()
-		if ok(n) {
-			return n
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("the charts show %+v: never %s", n, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return poll(b.t, "charts: "+what, 100*time.Millisecond, b.charts, ok)
 }
 
 // TestBrowserMashReload is the seed's own scenario in a real headless

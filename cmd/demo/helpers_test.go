@@ -175,6 +175,23 @@ func (d *testDemo) get(target string) net.Conn {
 	return d.send("GET " + target + " HTTP/1.1\r\nHost: demo\r\n\r\n")
 }
 
+// poll calls get until ok holds of what it returns, every interval, and
+// returns that; after waitLong it fails t, saying what never happened.
+func poll[T any](t *testing.T, what string, interval time.Duration, get func() T, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for {
+		v := get()
+		if ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%+v: never %s", v, what)
+		}
+		time.Sleep(interval)
+	}
+}
+
 // scrape reads /metrics: each sample's value by its series, the name with
 // its labels in the exposition's order, e.g.
 // demo_work_total{outcome="cancelled",work="cpu"}.

@@ -10,17 +10,7 @@ import (
 // waitStats polls the demo's Stats until ok holds, and returns them.
 func (d *testDemo) waitStats(what string, ok func(demo.Stats) bool) demo.Stats {
 	d.t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		st := d.s.Stats()
-		if ok(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("stats %+v: never %s", st, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return poll(d.t, "stats: "+what, 20*time.Millisecond, d.s.Stats, ok)
 }
 
 // TestStatsForNobody: a client that hangs up on running work and one that
