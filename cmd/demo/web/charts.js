@@ -76,7 +76,10 @@ const charts = (() => {
 
     gridLines(g, left, right, y, [0, Math.round(ymax / 2), ymax]);
     g.textBaseline = "top";
-    for (const ago of [60, 45, 30, 15, 0]) g.fillText(ago ? "-" + ago + "s" : "now", x(now - ago * 1000), bottom + 3);
+    for (const ago of [60, 45, 30, 15, 0]) {
+      g.textAlign = ago === 60 ? "left" : ago === 0 ? "right" : "center"; // the ends inside the canvas
+      g.fillText(ago ? "-" + ago + "s" : "now", x(now - ago * 1000), bottom + 3);
+    }
 
     // Stacked steps: each sample holds until the next.
     if (samples.length) {
