@@ -372,19 +372,24 @@ func TestBrowserMashReload(t *testing.T) {
 			if tc.ignore {
 				// The burst is over and the work goes on, for nobody: the
 				// chart says so, as /metrics does.
-				for {
-					before := b.charts()
-					m := d.scrape()
-					after := b.charts()
-					if after.abandoned == requests {
-						t.Fatalf("all the work ended before the chart and /metrics agreed on the work for nobody: %+v", after)
-					}
-					if g := before.workingGone; g > 0 && after.workingGone == g && m["demo_work_in_flight_client_gone"] == float64(g) {
-						t.Logf("after the burst: %d working for nobody, %d waiting for nobody", g, after.waitingGone)
-						break
-					}
-					time.Sleep(100 * time.Millisecond)
+				type reading struct {
+					before, after chartNumbers
+					metric        float64 // demo_work_in_flight_client_gone, read between the two
 				}
+				read := func() reading {
+					r := reading{before: b.charts()}
+					r.metric = d.scrape()["demo_work_in_flight_client_gone"]
+					r.after = b.charts()
+					if r.after.abandoned == requests {
+						t.Fatalf("all the work ended before the chart and /metrics agreed on the work for nobody: %+v", r.after)
+					}
+					return r
+				}
+				r := poll(t, "the chart and /metrics agree on the work for nobody", 100*time.Millisecond, read, func(r reading) bool {
+					g := r.before.workingGone
+					return g > 0 && r.after.workingGone == g && r.metric == float64(g)
+				})
+				t.Logf("after the burst: %d working for nobody, %d waiting for nobody", r.after.workingGone, r.after.waitingGone)
 			}
 
 			n := b.waitCharts("every request abandoned and no work left", func(n chartNumbers) bool {
