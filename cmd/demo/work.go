@@ -75,6 +75,20 @@ func (s *Server) workContext(r *http.Request) (context.Context, context.CancelFu
 // it and reports its progress each second, to the log and the page.
 func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j job) (out jobResult) {
 	bj := s.board.wait(r.Context())
+	release, free := s.admit.TryAcquire()
+	if !free {
+		rs.log.Info("waiting for a free worker", "workers", s.cfg.Workers)
+		s.publish(rs, Event{Kind: "wait", Detail: fmt.Sprintf("all %d workers busy: waiting", s.cfg.Workers)})
+		var err error
+		if release, err = s.admit.Wait(ctx); err != nil {
+			s.board.leave(bj, 0)
+			err = fmt.Errorf("gave up waiting for a worker: %w", err)
+			return jobResult{err: err, outcome: outcomeOf(r, err)}
+		}
+	}
+	defer release()
+	// Off the board before the worker is free, so that the board never
+	// shows more work running than there are workers.
 	defer func() {
 		var wasted time.Duration
 		if out.outcome == OutcomeWasted {
@@ -82,17 +96,6 @@ func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j jo
 		}
 		s.board.leave(bj, wasted)
 	}()
-	release, free := s.admit.TryAcquire()
-	if !free {
-		rs.log.Info("waiting for a free worker", "workers", s.cfg.Workers)
-		s.publish(rs, Event{Kind: "wait", Detail: fmt.Sprintf("all %d workers busy: waiting", s.cfg.Workers)})
-		var err error
-		if release, err = s.admit.Wait(ctx); err != nil {
-			err = fmt.Errorf("gave up waiting for a worker: %w", err)
-			return jobResult{err: err, outcome: outcomeOf(r, err)}
-		}
-	}
-	defer release()
 	s.board.start(bj)
 	s.publish(rs, Event{Kind: "work", Work: j.kind, Seconds: j.seconds})
 
