@@ -716,8 +716,33 @@ func table(dir string) {
 			p("- %s: %s\n", pn.name, strings.Join(rs, "; "))
 		}
 		p("\n")
+		for _, id := range []string{"hangup", "hangup-retry"} {
+			if c := kills[id]; c != nil {
+				p("- **%s: no 502 for a request the killed replica never received**: %d 502s on a failed dial, **%s**.\n",
+					nameOf(id), c.Kill.Dial502, verdict(c.Kill.Dial502 == 0))
+			}
+		}
+		p("\n%s\n", killNotes)
 	}
 	p("Plots (`hangup storm --plot`: goodput, work in flight at the replicas, p99, per second): %s.\n", strings.Join(plots(dir), ", "))
+}
+
+// killNotes is what the kill table's columns depend on: each front's
+// settings for ejection and return, and what changed in hangup proxy.
+const killNotes = `Reading the kill table:
+
+- **Lost** requests were in flight at the killed replica (each replica works on at most 4 and holds the rest in its own line). A front can send such a GET again to the other replica: nginx does (` + "`proxy_next_upstream error`" + `), and so does hangup proxy through net/http's Transport, which sends an idempotent request again on a new connection when its connection dies before any answer byte: that new connection's dial fails, and the pool sends the request to the other replica. A front that does not answers 502 (or the user's patience runs out first).
+- **Eject**: hangup proxy takes an upstream out after 3 failed connects in a row (` + "`--max-fails 3`" + `), nginx after 1 (` + "`max_fails=1 fail_timeout=10s`" + `, its defaults), HAProxy when its health check fails (` + "`check`" + `: every 2 s, 3 failures in a row, its defaults): until then HAProxy sends requests to the dead replica and retries them elsewhere when the connect fails (` + "`retries 3`, `option redispatch`" + `).
+- **Back**: hangup proxy gives an ejected upstream one request after ` + "`--fail-timeout`" + ` (10 s), then twice as long after each failed one; nginx sends it requests again after ` + "`fail_timeout`" + ` (and logs nothing); HAProxy's health check takes it back after 2 successes. A replica restarted 10 s after the kill meets a probe due at the same moment: if the probe finds it not yet listening, the next one is 20 s later.
+- **Before commit 83b3ee3**, hangup proxy answered 502 to a request whose connect to the just-killed replica failed while the other replica was at ` + "`--max-inflight`" + ` (the pool's line still handed out the dead replica's slots until its ejection): 6 such 502s in each of two ` + "`--quick`" + ` runs. Since then such a request goes to the other replica past its limit and waits in that replica's own line (` + "`TestRetryNeverReachedFull`" + `).`
+
+func nameOf(id string) string {
+	for _, pn := range proxyNames {
+		if pn.id == id {
+			return pn.name
+		}
+	}
+	return id
 }
 
 func hasLoad(loads []float64, k float64) bool {
