@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -336,16 +337,19 @@ type Cell struct {
 
 // Kill is what a kill cell measured around the replica killed halfway.
 type Kill struct {
-	Replica   string         `json:"replica"`
-	AtS       float64        `json:"at_s"`         // into the measured run
-	RestartS  float64        `json:"restart_at_s"` // into the measured run
-	ReadyMS   int64          `json:"ready_after_ms"`
-	Received  int            `json:"received"` // /slow requests the replica received before it was killed
-	Lost      int            `json:"lost"`     // of which never answered: in flight when it died
-	Bad502    int            `json:"502"`      // 502s the front answered
-	At502     int            `json:"502_killed"`
-	Dial502   int            `json:"502_failed_dial"` // 502s whose last attempt never reached a replica (parseFront)
-	Reasons   map[string]int `json:"502_reasons"`
+	Replica  string  `json:"replica"`
+	AtS      float64 `json:"at_s"`         // into the measured run
+	RestartS float64 `json:"restart_at_s"` // into the measured run
+	ReadyMS  int64   `json:"ready_after_ms"`
+	Received int     `json:"received"` // /slow requests the replica received before it was killed
+	Lost     int     `json:"lost"`     // of which never answered: in flight when it died
+	Bad502   int     `json:"502"`      // 502s the front answered
+	At502    int     `json:"502_killed"`
+	// Failed counts the 5xx answers whose last attempt could not connect
+	// to a replica (parseFront): requests that no replica had, unless an
+	// earlier attempt had reached one.
+	Failed    int            `json:"5xx_failed_connect"`
+	Reasons   map[string]int `json:"5xx_reasons"`     // "status reason" of the 502s and Failed, addresses elided
 	EjectMS   *int64         `json:"eject_after_ms"`  // the front's log line saying it took the replica out, after the kill
 	ReturnMS  *int64         `json:"return_after_ms"` // its line saying it took it back, after the restart
 	FirstMS   *int64         `json:"first_request_after_ms"`
@@ -404,15 +408,21 @@ func cell(args []string) {
 		}
 		hit := strings.Contains(ev.upstream, *killed)
 		switch {
-		case ev.status == http.StatusBadGateway:
-			k.Bad502++
-			if hit {
-				k.At502++
+		case ev.status == http.StatusBadGateway || (ev.status >= 500 && ev.failedConnect):
+			if ev.status == http.StatusBadGateway {
+				k.Bad502++
+				if hit {
+					k.At502++
+				}
 			}
-			if ev.failedDial {
-				k.Dial502++
+			if ev.failedConnect {
+				k.Failed++
 			}
-			k.Reasons[ev.reason]++
+			reason := ev.reason
+			if reason == "" {
+				reason = "(none logged)"
+			}
+			k.Reasons[fmt.Sprintf("%d %s", ev.status, addrs.ReplaceAllString(reason, "…"))]++
 		case ev.eject && hit && l.ms >= *killMS && k.EjectMS == nil:
 			k.EjectMS, k.EjectLine = ptr(l.ms-*killMS), l.text
 		case ev.back && hit && l.ms >= *restartMS && k.ReturnMS == nil:
@@ -448,11 +458,11 @@ func replicaLost(path string) (received_, lost int) {
 
 // frontEvent is what one line of a front proxy's log says.
 type frontEvent struct {
-	status      int    // an access line's status to the client
-	upstream    string // the upstream(s) it went to, or the one ejected or back
-	reason      string // why a 502
-	failedDial  bool   // a 502 whose last attempt never reached an upstream
-	eject, back bool   // the proxy took an upstream out, or back in
+	status        int    // an access line's status to the client
+	upstream      string // the upstream(s) it went to, or the one ejected or back
+	reason        string // why a 502
+	failedConnect bool   // an answer after an attempt that could not connect
+	eject, back   bool   // the proxy took an upstream out, or back in
 }
 
 // parseFront reads one line of each front's log (formats set by
@@ -477,7 +487,7 @@ func parseFront(proxy, line string) frontEvent {
 			// The request may have reached it before, on a connection that
 			// died: net/http's Transport sends an idempotent request again
 			// on a new connection then, and that dial is what fails.
-			ev.failedDial = strings.HasPrefix(ev.reason, "dial ")
+			ev.failedConnect = strings.HasPrefix(ev.reason, "dial ")
 		case "upstream ejected":
 			ev.eject = true
 		case "upstream returned":
@@ -505,8 +515,9 @@ func parseFront(proxy, line string) frontEvent {
 				ev.status, _ = strconv.Atoi(f[0])
 				ev.upstream = f[1]
 				ev.reason = "termination " + f[2] + ", retries " + f[3]
-				// No server: HAProxy never connected one (<NOSRV>).
-				ev.failedDial = f[1] == "<NOSRV>"
+				// SC: the connect to the server failed (after the
+				// retries); <NOSRV>: no server to send it to.
+				ev.failedConnect = strings.HasPrefix(f[2], "SC") || f[1] == "<NOSRV>"
 			}
 			return ev
 		}
@@ -567,8 +578,8 @@ func (c *Cell) summary() string {
 		c.goodput(), 100*c.share(), 100*w, c.fivexx(), c.count("502"), c.count("503"),
 		c.Storm.num("totals", "latency_ms", "p50"), c.Storm.num("totals", "latency_ms", "p99"))
 	if k := c.Kill; k != nil {
-		s += fmt.Sprintf("; killed: lost %d of %d received, 502s %d (%d at it, %d on a failed dial), eject %s, back %s, first request %s",
-			k.Lost, k.Received, k.Bad502, k.At502, k.Dial502, ms(k.EjectMS), ms(k.ReturnMS), ms(k.FirstMS))
+		s += fmt.Sprintf("; killed: lost %d of %d received, 502s %d (%d at it, %d 5xx on a failed connect), eject %s, back %s, first request %s",
+			k.Lost, k.Received, k.Bad502, k.At502, k.Failed, ms(k.EjectMS), ms(k.ReturnMS), ms(k.FirstMS))
 	}
 	return s
 }
@@ -583,6 +594,9 @@ func ms(p *int64) string {
 // --- the table -------------------------------------------------------------
 
 // proxyNames are the rows' names, in the order of the table.
+// addrs are the host:port pairs in a front's error, which differ in each.
+var addrs = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`)
+
 var proxyNames = []struct{ id, name string }{
 	{"hangup", "hangup proxy"},
 	{"hangup-retry", "hangup proxy --retry-idempotent"},
@@ -658,7 +672,7 @@ func table(dir string) {
 		var rs []string
 		for _, o := range []string{"nginx", "haproxy"} {
 			if c := storms[fmt.Sprintf("%g/%s", k, o)]; c != nil && c.goodput() > 0 {
-				rs = append(rs, fmt.Sprintf("%.2f× %s's", h.goodput()/c.goodput(), o))
+				rs = append(rs, fmt.Sprintf("%.2f× %s's", h.goodput()/c.goodput(), nameOf(o)))
 			}
 		}
 		if len(rs) > 0 {
@@ -685,9 +699,9 @@ func table(dir string) {
 				break
 			}
 		}
-		p("The same storm at %g× (%d users) for %s; at %.1f s one replica gets `kill -9`, and %.1f s later it is started again on the same port. Counted per run: **lost** = /slow requests the killed replica had received and never answered (from its own log: received minus access lines), the requests in flight when it died; **502** = the front's access log's 502s, those naming the killed replica, and those whose last attempt never reached a replica (hangup proxy: a failed dial, which may follow an attempt on a connection that died, since net/http's Transport sends an idempotent request again on a new connection; HAProxy: no server); **eject** = from the kill to the front's log line taking the replica out (hangup: `upstream ejected`; nginx: `upstream server temporarily disabled`; HAProxy: `is DOWN`); **back** = from the restart to its line taking it back (nginx has none); **first request** = from the restart to the first /slow request the restarted replica logged (every front); ready = from the restart to its first answer to the script.\n\n",
+		p("The same storm at %g× (%d users) for %s; at %.1f s one replica gets `kill -9`, and %.1f s later it is started again on the same port. Counted per run: **lost** = /slow requests the killed replica had received and never answered (from its own log: received minus access lines), the requests in flight when it died; **502** = the front's access log's 502s, and those naming the killed replica; **5xx on a failed connect** = its 5xx answers whose last attempt could not connect to a replica (hangup proxy: a failed dial; HAProxy: termination state SC, or no server; nginx's access line does not tell them apart): requests that no replica had, unless an earlier attempt had reached one (net/http's Transport sends an idempotent request again on a new connection when its connection dies before any answer byte); **eject** = from the kill to the front's log line taking the replica out (hangup: `upstream ejected`; nginx: `upstream server temporarily disabled`; HAProxy: `is DOWN`); **back** = from the restart to its line taking it back (nginx has none); **first request** = from the restart to the first /slow request the restarted replica logged (every front); ready = from the restart to its first answer to the script.\n\n",
 			first.Load, first.Users, str("kill_duration"), first.Kill.AtS, first.Kill.RestartS-first.Kill.AtS)
-		p("| front | goodput %% of C | 5xx to users | resets to users | lost at the killed | 502 | 502 naming it | 502 on a failed dial | 503 | eject | back | first request | ready |\n")
+		p("| front | goodput %% of C | 5xx to users | resets to users | lost at the killed | 502 | 502 naming it | 5xx on a failed connect | 503 | eject | back | first request | ready |\n")
 		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, pn := range proxyNames {
 			c := kills[pn.id]
@@ -696,10 +710,10 @@ func table(dir string) {
 			}
 			k := c.Kill
 			p("| %s | %.0f%% | %d | %d | %d of %d | %d | %d | %d | %d | %s | %s | %s | %d ms |\n", pn.name, 100*c.share(), c.fivexx(),
-				int(c.Storm.num("totals", "errors_by_kind", "reset")), k.Lost, k.Received, k.Bad502, k.At502, k.Dial502, c.count("503"),
+				int(c.Storm.num("totals", "errors_by_kind", "reset")), k.Lost, k.Received, k.Bad502, k.At502, k.Failed, c.count("503"),
 				ms(k.EjectMS), ms(k.ReturnMS), ms(k.FirstMS), k.ReadyMS)
 		}
-		p("\nWhy each 502 (the front's own words):\n\n")
+		p("\nWhy each 502 and each 5xx on a failed connect (status and the front's own words, addresses elided):\n\n")
 		for _, pn := range proxyNames {
 			c := kills[pn.id]
 			if c == nil || len(c.Kill.Reasons) == 0 {
@@ -707,22 +721,19 @@ func table(dir string) {
 			}
 			var rs []string
 			for r, n := range c.Kill.Reasons {
-				if r == "" {
-					r = "(none logged)"
-				}
 				rs = append(rs, fmt.Sprintf("%d × `%s`", n, r))
 			}
 			sort.Strings(rs)
 			p("- %s: %s\n", pn.name, strings.Join(rs, "; "))
 		}
 		p("\n")
-		for _, id := range []string{"hangup", "hangup-retry"} {
+		for _, id := range []string{"hangup", "hangup-retry", "haproxy"} {
 			if c := kills[id]; c != nil {
-				p("- **%s: no 502 for a request the killed replica never received**: %d 502s on a failed dial, **%s**.\n",
-					nameOf(id), c.Kill.Dial502, verdict(c.Kill.Dial502 == 0))
+				p("- **%s: no error for a request the killed replica never received**: %d 5xx on a failed connect, **%s**.\n",
+					nameOf(id), c.Kill.Failed, verdict(c.Kill.Failed == 0))
 			}
 		}
-		p("\n%s\n", killNotes)
+		p("\n%s\n\n", killNotes)
 	}
 	p("Plots (`hangup storm --plot`: goodput, work in flight at the replicas, p99, per second): %s.\n", strings.Join(plots(dir), ", "))
 }
@@ -731,8 +742,9 @@ func table(dir string) {
 // settings for ejection and return, and what changed in hangup proxy.
 const killNotes = `Reading the kill table:
 
-- **Lost** requests were in flight at the killed replica (each replica works on at most 4 and holds the rest in its own line). A front can send such a GET again to the other replica: nginx does (` + "`proxy_next_upstream error`" + `), and so does hangup proxy through net/http's Transport, which sends an idempotent request again on a new connection when its connection dies before any answer byte: that new connection's dial fails, and the pool sends the request to the other replica. A front that does not answers 502 (or the user's patience runs out first).
-- **Eject**: hangup proxy takes an upstream out after 3 failed connects in a row (` + "`--max-fails 3`" + `), nginx after 1 (` + "`max_fails=1 fail_timeout=10s`" + `, its defaults), HAProxy when its health check fails (` + "`check`" + `: every 2 s, 3 failures in a row, its defaults): until then HAProxy sends requests to the dead replica and retries them elsewhere when the connect fails (` + "`retries 3`, `option redispatch`" + `).
+- **Lost** requests were in flight at the killed replica (each replica works on at most 4 and holds the rest in its own line; behind nginx, which has no line of its own, a replica holds more). The replica had them, so a front sends them to the other replica only if it may repeat a request: nginx does for a GET (` + "`proxy_next_upstream error`" + `); hangup proxy does with ` + "`--retry-idempotent`" + `, once, within its 20% budget, and not past the other upstream's ` + "`--max-inflight`" + ` (a retry is extra load: it goes only where there is room); HAProxy does not (` + "`retries`" + ` are for failed connects). The others get a 502 that names the killed replica, or their user leaves first. A lost request's 502 is not one the brief forbids: the replica had received it. Sometimes net/http's Transport sends such a GET again on a new connection, whose dial to the dead replica then fails: that is how, before the change below, those requests also ended as 502s on a failed dial.
+- **503s** are mostly queue timeouts: hangup proxy's ` + "`--queue-timeout`" + ` and the replicas' own (the least patience minus S), which turn away a request that would most likely not be served before its user leaves. HAProxy's queue waits up to 60 s (its users leave instead); its 503s are failed connects (termination SC: its connect and its retries failed), counted in their own column.
+- **Eject**: hangup proxy takes an upstream out after 3 failed connects in a row (` + "`--max-fails 3`" + `), nginx after 1 (` + "`max_fails=1 fail_timeout=10s`" + `, its defaults), HAProxy when its health check fails (` + "`check`" + `: every 2 s, 3 failures in a row, its defaults). Until then HAProxy keeps sending requests to the dead replica (with ` + "`leastconn`" + ` it has the fewest connections), and a request whose connect and retries (` + "`retries 3`, `option redispatch`" + `) all fail gets a 503 (termination SC).
 - **Back**: hangup proxy gives an ejected upstream one request after ` + "`--fail-timeout`" + ` (10 s), then twice as long after each failed one; nginx sends it requests again after ` + "`fail_timeout`" + ` (and logs nothing); HAProxy's health check takes it back after 2 successes. A replica restarted 10 s after the kill meets a probe due at the same moment: if the probe finds it not yet listening, the next one is 20 s later.
 - **Before commit 83b3ee3**, hangup proxy answered 502 to a request whose connect to the just-killed replica failed while the other replica was at ` + "`--max-inflight`" + ` (the pool's line still handed out the dead replica's slots until its ejection): 6 such 502s in each of two ` + "`--quick`" + ` runs. Since then such a request goes to the other replica past its limit and waits in that replica's own line (` + "`TestRetryNeverReachedFull`" + `).`
 
