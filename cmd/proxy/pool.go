@@ -262,7 +262,8 @@ func (pl *pool) backendOf(rec *record) *backend {
 // least recently ejected, as Envoy's panic mode does (a request that might
 // succeed rather than a 502 for nothing); when the healthy ones are full
 // (the line's withheld slots lag an ejection by a moment), the least busy.
-// For a retry it returns nil when no other backend is healthy with room.
+// For a retry it returns nil when no other backend is healthy with room
+// (after may then overflow).
 func (pl *pool) pick(rec *record, tried []*backend) *backend {
 	if len(pl.backends) == 1 {
 		b := pl.backends[0]
@@ -335,6 +336,26 @@ func (pl *pool) fallback(tried []*backend) *backend {
 		if best == nil || b.inflight.Load() < best.inflight.Load() {
 			best = b
 		}
+	}
+	return best
+}
+
+// overflow is after's backend for a request that never reached the one it
+// tried when no other healthy one has room (retry.go): the least busy
+// healthy one not tried, with its in-flight count taken, past the limit;
+// nil if there is none.
+func (pl *pool) overflow(tried []*backend) *backend {
+	var best *backend
+	for _, b := range pl.backends {
+		if isTried(b, tried) || b.health.down.Load() {
+			continue
+		}
+		if best == nil || b.inflight.Load() < best.inflight.Load() {
+			best = b
+		}
+	}
+	if best != nil {
+		best.inflight.Add(1)
 	}
 	return best
 }

@@ -23,7 +23,14 @@ import (
 //     cannot multiply the load on upstreams that are already failing);
 //
 // and, in both cases, its client is still there and nothing of its body was
-// read yet. The body is not buffered for a replay (the rejected
+// read yet. A request that never reached its upstream goes to another
+// healthy one even when that one is full (overflow): between an upstream's
+// death and its ejection the line still hands out the dead one's slots,
+// and the requests it gives them to would otherwise get a 502 that no
+// upstream earned (the kill storm of bench/FLEET.md found six in a run);
+// the healthy one's own queue holds them a moment, as pick's first
+// attempts in that lag. An idempotent retry does not overflow: it is extra
+// load by design, and waits for nobody. The body is not buffered for a replay (the rejected
 // alternative, GetBody over a copy, holds every upload in memory on the
 // chance of a failure): an upstream that read part of it has seen the
 // request. Before a byte is read, the same body goes to the next backend,
@@ -91,6 +98,9 @@ func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error
 	}
 	*tried = append(*tried, b)
 	next := pl.pick(rec, *tried)
+	if next == nil && !spend {
+		next = pl.overflow(*tried)
+	}
 	if next == nil {
 		return nil
 	}
