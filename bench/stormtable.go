@@ -233,6 +233,14 @@ type meta struct {
 		SQLiteTol  float64           `json:"sqlite_tolerance"`
 	} `json:"params"`
 	Works []string `json:"works"`
+	// Later lists cells measured by another run and copied into the
+	// results afterwards; the table says so where they appear.
+	Later []struct {
+		Scenario string   `json:"scenario"`
+		Works    []string `json:"works"`
+		Command  string   `json:"command"`
+		Note     string   `json:"note"`
+	} `json:"later"`
 }
 
 // scenarios, in the table's order, with what each row is.
@@ -380,6 +388,15 @@ func headline(p func(string, ...any), dir string, m meta, caps map[string][2]flo
 		return readResult(path)
 	}
 	p("## Headline\n\n")
+	for _, l := range m.Later {
+		name := l.Scenario
+		for _, sc := range scenarios {
+			if sc.id == l.Scenario {
+				name = sc.name
+			}
+		}
+		p("> Row **%s** (%s) comes from a later run, `%s`: %s\n\n", name, strings.Join(l.Works, ", "), l.Command, l.Note)
+	}
 	for _, w := range m.Works {
 		cs, ok := caps[w]
 		if !ok {
