@@ -71,8 +71,19 @@ func checkInvariants(t *testing.T, res *Result) {
 		t.Errorf("reloads %d + left %d != abandoned %d", tt.Reloads, tt.Left, tt.Abandoned)
 	}
 	e := tt.ErrorsByKind
-	if e.Connect+e.Status5xx+e.Reset+e.Other != tt.Errors {
+	if e.Connect+e.Status4xx+e.Status5xx+e.Reset+e.Timeout+e.Other != tt.Errors {
 		t.Errorf("errors by kind %+v do not sum to %d", e, tt.Errors)
+	}
+	st := tt.Status
+	if st.S4xx != e.Status4xx || st.S5xx != e.Status5xx || st.S2xx+st.S3xx != tt.Goodput {
+		t.Errorf("status classes %+v disagree with goodput %d and errors %+v", st, tt.Goodput, e)
+	}
+	var codes int64
+	for _, n := range tt.StatusCodes {
+		codes += n
+	}
+	if codes != st.S1xx+st.S2xx+st.S3xx+st.S4xx+st.S5xx {
+		t.Errorf("status codes %v do not sum to the classes %+v", tt.StatusCodes, st)
 	}
 	var sent, good, ab, errs int64
 	for i, s := range res.Series {
