@@ -4,7 +4,7 @@
 // generators hit, a runner that measures a process's CPU from
 // /proc/PID/stat, and the table of bench/PEERS.md.
 //
-//	go build -o peers bench/peers.go
+//	go build -o peers bench/peers.go bench/cli.go
 //	peers serve ADDRFILE SERVICE         serve on 127.0.0.1:0 (address written to ADDRFILE); / sleeps SERVICE, /count counts
 //	peers run OUT.cpu OUT -- CMD ARGS…   run CMD with stdout to OUT; its CPU (utime+stime, /proc/PID/stat),
 //	                                     the machine's load and the server's count (PEERS_COUNT_URL) over the run to OUT.cpu
@@ -57,23 +57,6 @@ func main() {
 	default:
 		fail("unknown command " + os.Args[1])
 	}
-}
-
-func need(args []string, n int) {
-	if len(args) != n {
-		fail(fmt.Sprintf("want %d arguments, got %d", n, len(args)))
-	}
-}
-
-func check(err error) {
-	if err != nil {
-		fail(err.Error())
-	}
-}
-
-func fail(msg string) {
-	fmt.Fprintln(os.Stderr, "peers:", msg)
-	os.Exit(1)
 }
 
 // serve answers every request after service, with a 64-byte body, and
@@ -421,4 +404,3 @@ func differs(p func(string, ...any), med map[string]map[string]figures, spread m
 	p("storm's arrivals are a Poisson process (exponential gaps, the same mean rate), burstier than vegeta's evenly paced ones, which raises its tail at the same rate; hey's `-q` is not an open loop at all but a per-worker cap on a closed loop (`-c 20 -q R/20`).\n\n")
 	p("**Start**: storm's closed-loop users start spread over their first 100 ms, hey's and vegeta's workers at once; over a run of seconds that is under 1%% of the responses.\n")
 }
-

@@ -57,7 +57,7 @@ RES=$TMP/results
 mkdir -p "$RES" "$TMP/bin"
 log "building hangup and the helper; installing hey and vegeta into $TMP/bin"
 (cd cmd && go build -o "$TMP/bin/hangup" ./hangup)
-go build -o "$TMP/bin/peers" bench/peers.go
+go build -o "$TMP/bin/peers" bench/peers.go bench/cli.go
 GOBIN=$TMP/bin go install github.com/rakyll/hey@latest
 GOBIN=$TMP/bin go install github.com/tsenart/vegeta/v12@v12.13.0
 B=$TMP/bin

@@ -4,7 +4,7 @@
 // load model and the markdown table of bench/STORM.md, from the JSON that
 // "hangup storm --json" wrote for every cell of the matrix.
 //
-//	go build -o stormtable bench/stormtable.go
+//	go build -o stormtable bench/stormtable.go bench/cli.go
 //	stormtable ports N                    N free loopback TCP ports, one a line
 //	stormtable wait URL TIMEOUT           until URL answers (any status), or exit 1
 //	stormtable capacity CAP.json          "C S": responses/s and mean latency (s) of a patient run
@@ -67,23 +67,6 @@ func main() {
 	default:
 		fail("unknown command " + os.Args[1])
 	}
-}
-
-func need(args []string, n int) {
-	if len(args) != n {
-		fail(fmt.Sprintf("want %d arguments, got %d", n, len(args)))
-	}
-}
-
-func check(err error) {
-	if err != nil {
-		fail(err.Error())
-	}
-}
-
-func fail(msg string) {
-	fmt.Fprintln(os.Stderr, "stormtable:", msg)
-	os.Exit(1)
 }
 
 // ports prints n distinct free loopback ports: listened on together, then
