@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hangup-dev/hangup/cmd/storm"
 )
 
 // stormTestServer answers after 10ms, or stops when the client leaves.
@@ -269,5 +271,33 @@ func TestStormRun(t *testing.T) {
 				t.Errorf("the table has no status line:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestStormLines: the live line and the table show the status classes, the
+// top codes and the most frequent error kinds.
+func TestStormLines(t *testing.T) {
+	p99 := 12.5
+	sec := storm.Second{T: 2, Sent: 30, Goodput: 20, Errors: 10, P99Ms: &p99, Open: 3,
+		Status:       storm.StatusClasses{S2xx: 20, S4xx: 7, S5xx: 1},
+		ErrorsByKind: storm.ErrorCounts{Status4xx: 7, Status5xx: 1, Timeout: 2}}
+	res := &storm.Result{Config: storm.RunConfig{URL: "http://x/", Users: 3, Patience: "inf", Think: "0s", Abort: "fin"},
+		Series: []storm.Second{sec},
+		Totals: storm.Totals{ElapsedS: 1, Sent: 30, Goodput: 20, Errors: 10, Status: sec.Status, ErrorsByKind: sec.ErrorsByKind,
+			StatusCodes: map[string]int64{"200": 20, "404": 5, "429": 2, "503": 1}},
+		Thresholds: []storm.ThresholdResult{{Expr: "errors<0.1", Why: "measured 0.3333 (33.3%)"}, {Expr: "p99<1s", OK: true}}}
+	var table bytes.Buffer
+	stormPrintTable(&table, res)
+	for _, tc := range []struct{ name, text, want string }{
+		{"live: top two kinds", stormProgressLine(sec), "errors   10/s (status_4xx 7, timeout 2)"},
+		{"live: classes", stormProgressLine(sec), "2xx 20 4xx 7 5xx 1"},
+		{"table: kinds by frequency", table.String(), "errors:   status_4xx 7, timeout 2, status_5xx 1\n"},
+		{"table: classes and codes", table.String(), "status:    2xx 20 4xx 7 5xx 1  (200 ×20, 404 ×5, 429 ×2, 503 ×1)\n"},
+		{"table: failed threshold", table.String(), "threshold: errors<0.1 FAILED, measured 0.3333 (33.3%)\n"},
+		{"table: threshold held", table.String(), "threshold: p99<1s ok\n"},
+	} {
+		if !strings.Contains(tc.text, tc.want) {
+			t.Errorf("%s: %q lacks %q", tc.name, tc.text, tc.want)
+		}
 	}
 }
