@@ -28,7 +28,7 @@ func TestStages(t *testing.T) {
 		wait time.Duration // within a millisecond
 		ok   bool
 	}{
-		{0, 0, time.Millisecond, true},                  // the first user starts at once
+		{0, 0, time.Millisecond, true},                   // the first user starts at once
 		{25, 0, 15*time.Second + time.Millisecond, true}, // user 25 when the ramp passes 25
 		{25, 20 * time.Second, 0, true},
 		{100, 10 * time.Second, 40*time.Second + 5*time.Millisecond/10, true},
