@@ -8,6 +8,7 @@ import (
 	"encoding/csv"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 // and the most handled at once.
 type seen struct {
 	mu       sync.Mutex
+	idleNow  *sync.Cond // on mu: inflight fell to 0
 	by       map[string]int
 	inflight int
 	peak     int
@@ -33,6 +35,20 @@ func (s *seen) count(key string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.by[key]
+}
+
+// final waits until no handler runs and returns a copy of the counts. Call
+// it after the server's Close, which for HTTP/2 can return before the
+// handlers of a closed connection have.
+func (s *seen) final() *seen {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.inflight > 0 {
+		s.idleNow.Wait()
+	}
+	c := &seen{by: maps.Clone(s.by), peak: s.peak, gone: s.gone}
+	c.idleNow = sync.NewCond(&c.mu)
+	return c
 }
 
 // countingServer answers /status/NNN with status NNN after ?ms=N
@@ -50,6 +66,7 @@ const (
 func countingServer(t *testing.T, kind serverKind, key func(*http.Request) string) (*httptest.Server, *seen) {
 	t.Helper()
 	s := &seen{by: map[string]int{}}
+	s.idleNow = sync.NewCond(&s.mu)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -59,7 +76,13 @@ func countingServer(t *testing.T, kind serverKind, key func(*http.Request) strin
 		s.inflight++
 		s.peak = max(s.peak, s.inflight)
 		s.mu.Unlock()
-		defer func() { s.mu.Lock(); s.inflight--; s.mu.Unlock() }()
+		defer func() {
+			s.mu.Lock()
+			if s.inflight--; s.inflight == 0 {
+				s.idleNow.Broadcast()
+			}
+			s.mu.Unlock()
+		}()
 		status := http.StatusOK
 		if code, ok := strings.CutPrefix(r.URL.Path, "/status/"); ok {
 			status, _ = strconv.Atoi(code)
@@ -185,8 +208,8 @@ func TestOptions(t *testing.T) {
 			if tt.Errors == 0 || tt.ErrorsByKind.Timeout != tt.Errors || tt.Abandoned != 0 || tt.Goodput != 0 {
 				t.Errorf("errors %+v, abandoned %d, goodput %d; want only timeouts", tt.ErrorsByKind, tt.Abandoned, tt.Goodput)
 			}
-			if s.count("/slow") < int(tt.Errors) {
-				t.Errorf("server saw %d requests for %d timeouts", s.count("/slow"), tt.Errors)
+			if n := s.count("/slow"); n == 0 || n > int(tt.Sent) || int64(s.gone) != int64(n) {
+				t.Errorf("server saw %d requests, %d of them left, for %d sent", n, s.gone, tt.Sent)
 			}
 		},
 	}, {
@@ -211,11 +234,10 @@ func TestOptions(t *testing.T) {
 			cfg.Warmup = time.Second
 		},
 		check: func(t *testing.T, res *Result, s *seen) {
-			// 1s of warmup, 1s measured: the server saw about twice
-			// what storm counts.
+			// Every user made at least one request in the warmup.
 			all, sent := s.count("all"), res.Totals.Sent
-			if sent == 0 || float64(all) < 1.5*float64(sent) || res.Config.WarmupS != 1 {
-				t.Errorf("server saw %d requests, storm measured %d; want the warmup's not counted", all, sent)
+			if sent == 0 || int64(all) < sent+int64(res.Config.Users) || res.Config.WarmupS != 1 || len(res.Series) != 1 {
+				t.Errorf("server saw %d requests, storm measured %d in %d seconds; want the warmup's not counted", all, sent, len(res.Series))
 			}
 		},
 	}, {
@@ -230,8 +252,8 @@ func TestOptions(t *testing.T) {
 			s.mu.Lock()
 			peak := s.peak
 			s.mu.Unlock()
-			if peak > 4 || peak < 3 || len(res.Series) != 2 || res.Config.Stages != "300ms:4,900ms:4,300ms:0" {
-				t.Errorf("server's peak concurrency %d, %d seconds, stages %q; want 3 or 4, 2 seconds", peak, len(res.Series), res.Config.Stages)
+			if peak > 4 || peak < 2 || len(res.Series) != 2 || res.Config.Stages != "300ms:4,900ms:4,300ms:0" {
+				t.Errorf("server's peak concurrency %d, %d seconds, stages %q; want at most 4 (and more than 1), 2 seconds", peak, len(res.Series), res.Config.Stages)
 			}
 		},
 	}, {
@@ -253,6 +275,9 @@ func TestOptions(t *testing.T) {
 		key:  func(r *http.Request) string { return r.Proto },
 		config: func(cfg *Config, url string, _ *httptest.Server) {
 			cfg.URL = url
+			// Load the system roots now: parsing them takes seconds
+			// under the race detector, and the run is one second.
+			x509.SystemCertPool()
 		},
 		check: func(t *testing.T, res *Result, s *seen) {
 			tt := res.Totals
@@ -306,18 +331,20 @@ func TestOptions(t *testing.T) {
 		kind: tlsH2,
 		key:  byPath,
 		config: func(cfg *Config, url string, srv *httptest.Server) {
-			cfg.URL = url + "/slow?ms=5000"
+			cfg.URL = url + "/slow?ms=60000"
 			cfg.TLS = roots(srv)
 			cfg.HTTP2 = true
-			cfg.Patience = Fixed(100 * time.Millisecond)
+			cfg.Patience = Fixed(300 * time.Millisecond)
 		},
 		check: func(t *testing.T, res *Result, s *seen) {
+			// Nothing is answered: every request the server saw ended
+			// with its client gone, abandoned or cut by the end.
 			tt := res.Totals
 			s.mu.Lock()
-			gone := s.gone
+			gone, all := s.gone, s.by["/slow"]
 			s.mu.Unlock()
-			if tt.Abandoned == 0 || tt.Errors != 0 || gone == 0 {
-				t.Errorf("abandoned %d errors %+v, server saw %d clients leave", tt.Abandoned, tt.ErrorsByKind, gone)
+			if tt.Abandoned == 0 || tt.Errors != 0 || gone != all || int64(all) > tt.Sent {
+				t.Errorf("abandoned %d errors %+v of %d sent; the server saw %d requests, %d clients leave", tt.Abandoned, tt.ErrorsByKind, tt.Sent, all, gone)
 			}
 		},
 	}} {
@@ -327,25 +354,11 @@ func TestOptions(t *testing.T) {
 			cfg := Config{Users: 3, Patience: Fixed(5 * time.Second), Duration: time.Second}
 			tc.config(&cfg, srv.URL, srv)
 			res := run(t, cfg)
-			// Let the server's handlers for the last requests see their
-			// clients leave before the counts are read.
-			srv.Config.SetKeepAlivesEnabled(false)
-			waitIdle(s)
-			tc.check(t, res, s)
+			// Close waits for the handlers of the last requests, which
+			// may still be on their way, so that the counts are final.
+			srv.Close()
+			tc.check(t, res, s.final())
 		})
-	}
-}
-
-// waitIdle waits until the server has no request in flight.
-func waitIdle(s *seen) {
-	for range 500 {
-		s.mu.Lock()
-		n := s.inflight
-		s.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -393,23 +406,27 @@ func TestExports(t *testing.T) {
 }
 
 // TestSeed: the same seed draws the same open-loop arrivals, counted at the
-// server; the seed drawn when none is given is reported.
+// server (seed 7 draws 23 arrivals in 1s at 25/s; a machine too busy to
+// keep up can only push the last ones past the end, so each run is checked
+// against that number, not against the other); the seed drawn when none is
+// given is reported.
 func TestSeed(t *testing.T) {
 	t.Parallel()
-	count := func(seed uint64) (int, uint64) {
+	for _, seed := range []uint64{7, 7, 0} {
 		srv, s := countingServer(t, plainHTTP, func(*http.Request) string { return "all" })
-		res := run(t, Config{URL: srv.URL, Rate: 40, Users: 100, Patience: Fixed(time.Second), Duration: time.Second, Seed: seed})
-		waitIdle(s)
-		return s.count("all"), res.Config.Seed
-	}
-	a, _ := count(42)
-	b, _ := count(42)
-	// Only an arrival at the very end can fall either side of it.
-	if a-b > 1 || b-a > 1 {
-		t.Errorf("seed 42: the server saw %d then %d arrivals, want the same", a, b)
-	}
-	if _, seed := count(0); seed == 0 {
-		t.Error("no seed given: the result reports seed 0, not the one drawn")
+		res := run(t, Config{URL: srv.URL, Rate: 25, Users: 100, Patience: Fixed(time.Minute), Duration: time.Second, Seed: seed})
+		srv.Close()
+		s = s.final()
+		if seed == 0 {
+			if res.Config.Seed == 0 {
+				t.Error("no seed given: the result reports seed 0, not the one drawn")
+			}
+			continue
+		}
+		tt := res.Totals
+		if n := int64(s.count("all")); tt.Sent > 23 || tt.Sent < 23/2 || res.Config.Seed != 7 || n > tt.Sent || n < tt.Sent-tt.Unfinished {
+			t.Errorf("seed 7: storm sent %d (%d unfinished), the server saw %d; want the 23 arrivals the seed draws", tt.Sent, tt.Unfinished, n)
+		}
 	}
 }
 
@@ -457,16 +474,21 @@ func TestMetricsAfterGone(t *testing.T) {
 	if w == nil || len(res.Warnings) != 0 {
 		t.Fatalf("work %v, warnings %q", w, res.Warnings)
 	}
-	// Every abandoned request left 20ms of work after its client had gone.
-	if want := 0.020 * float64(res.Totals.Abandoned); w.AfterGone < want*0.5 || w.AfterGone > want*3 || w.Handler <= w.AfterGone {
-		t.Errorf("after gone %.3fs, handler %.3fs, for %d abandoned requests; want about %.3fs", w.AfterGone, w.Handler, res.Totals.Abandoned, want)
+	// Each request the server saw leave was worked on 20ms after; the
+	// final scrape came after most of that, never after more.
+	srv.Close()
+	mu.Lock()
+	total, n := afterGone, gone
+	mu.Unlock()
+	if w.AfterGone < 0.020*float64(min(n, 1)) || w.AfterGone > total+1e-9 || w.Handler <= w.AfterGone {
+		t.Errorf("after gone %.3fs, handler %.3fs; the server counted %.3fs after gone for %d requests", w.AfterGone, w.Handler, total, n)
 	}
-	if th := res.Thresholds[0]; th.Value == nil || !th.OK {
-		t.Errorf("threshold %+v: wasted is after gone over handler time, well under half", th)
+	if th := res.Thresholds[0]; th.Value == nil || *th.Value != w.AfterGone/w.Handler || !th.OK {
+		t.Errorf("threshold %+v: wasted is after gone over handler time, %.3f", th, w.AfterGone/w.Handler)
 	}
 }
 
-// TestRunContext: a run interrupted in its warmup returns an empty result.
+// TestWarmupInterrupted: a run interrupted in its warmup returns an empty result.
 func TestWarmupInterrupted(t *testing.T) {
 	t.Parallel()
 	srv, _ := countingServer(t, plainHTTP, func(*http.Request) string { return "" })

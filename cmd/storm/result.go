@@ -279,6 +279,7 @@ type bucket struct {
 // mutex is enough: even 100k events/s is far below what it can take.
 type recorder struct {
 	start time.Time // the start of the measurement, after the warmup
+	end   time.Time // start + Duration; zero if unbounded
 	limit int       // number of seconds in the run; 0 if unbounded
 	open  atomic.Int64
 	csv   *csvLog // nil without Config.CSV
@@ -290,8 +291,13 @@ type recorder struct {
 	stopped bool
 }
 
-func newRecorder(start time.Time, limit int) *recorder {
-	r := &recorder{start: start, limit: limit}
+// newRecorder returns the recorder of a run measured from start for
+// duration (0: until stopped).
+func newRecorder(start time.Time, duration time.Duration) *recorder {
+	r := &recorder{start: start, limit: int(math.Ceil(duration.Seconds()))}
+	if duration > 0 {
+		r.end = start.Add(duration)
+	}
 	r.t.StatusCodes = map[string]int64{}
 	return r
 }
@@ -315,13 +321,21 @@ func (r *recorder) bucket(i int) *bucket {
 	return r.buckets[i]
 }
 
+// over reports whether the run is over at t: stopped, or past its end. The
+// end is checked here, not only when the clock goroutine stops the run, so
+// that a busy machine that runs that goroutine late does not stretch the
+// run; r.mu held.
+func (r *recorder) over(t time.Time) bool {
+	return r.stopped || (!r.end.IsZero() && !t.Before(r.end))
+}
+
 // sent records the start of a request. It reports whether the request may
-// be made (false once the run has stopped) and whether it is measured
-// (false during the warmup: such a request is made and never counted).
+// be made (false once the run is over) and whether it is measured (false
+// during the warmup: such a request is made and never counted).
 func (r *recorder) sent(at time.Time) (ok, measured bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopped {
+	if r.over(at) {
 		return false, false
 	}
 	if at.Before(r.start) {
@@ -334,14 +348,14 @@ func (r *recorder) sent(at time.Time) (ok, measured bool) {
 }
 
 // done records how a measured request ended, and returns the outcome
-// counted. A request that ends after the run stopped counts as unfinished,
+// counted. A request that ends after the run is over counts as unfinished,
 // whatever its outcome: it was cut short by the end of the run, not by its
 // user or the server.
 func (r *recorder) done(d done) outcome {
 	r.open.Add(-1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopped {
+	if r.over(d.end) {
 		d.outcome = outUnfinished
 	}
 	if r.csv != nil {

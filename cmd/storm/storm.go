@@ -329,7 +329,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	limit := int(math.Ceil(cfg.Duration.Seconds()))
 	begin := time.Now()
 	start := begin.Add(cfg.Warmup)
-	rec := newRecorder(start, limit)
+	rec := newRecorder(start, cfg.Duration)
 	if cfg.CSV != nil {
 		rec.csv = newCSVLog(cfg.CSV, cl.targets)
 	}

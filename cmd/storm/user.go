@@ -138,9 +138,19 @@ func (u *user) request(ctx context.Context) outcome {
 		deadline, timedOut = start.Add(t), true
 	}
 	x := u.s.do(ctx, u.client.targets[i], deadline, timedOut)
+	end := time.Now()
+	if x.outcome == outGood && end.After(deadline) {
+		// The answer was complete in time, but the user's goroutine
+		// saw it only after the deadline (a machine too busy to run it):
+		// the user was no longer waiting.
+		x.outcome = outAbandoned
+		if timedOut {
+			x.outcome = outTimeout
+		}
+	}
 	u.measured = measured
 	if measured {
-		return u.rec.done(done{user: u.id, target: i, start: start, end: time.Now(), exchange: x})
+		return u.rec.done(done{user: u.id, target: i, start: start, end: end, exchange: x})
 	}
 	return x.outcome
 }
