@@ -122,6 +122,10 @@ func countingServer(t *testing.T, kind serverKind, key func(*http.Request) strin
 	return srv, s
 }
 
+// tlsRun is the length of the runs over TLS: long enough for handshakes
+// on a busy machine under the race detector to end inside them.
+const tlsRun = 3 * time.Second
+
 func roots(srv *httptest.Server) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
@@ -261,6 +265,7 @@ func TestOptions(t *testing.T) {
 		kind: tlsHTTP1,
 		key:  func(r *http.Request) string { return r.Proto },
 		config: func(cfg *Config, url string, srv *httptest.Server) {
+			cfg.Duration = tlsRun
 			cfg.URL = url
 			cfg.TLS = roots(srv)
 		},
@@ -274,6 +279,7 @@ func TestOptions(t *testing.T) {
 		kind: tlsHTTP1,
 		key:  func(r *http.Request) string { return r.Proto },
 		config: func(cfg *Config, url string, _ *httptest.Server) {
+			cfg.Duration = tlsRun
 			cfg.URL = url
 			// Load the system roots now: parsing them takes seconds
 			// under the race detector, and the run is one second.
@@ -290,6 +296,7 @@ func TestOptions(t *testing.T) {
 		kind: tlsHTTP1,
 		key:  func(r *http.Request) string { return r.Proto },
 		config: func(cfg *Config, url string, _ *httptest.Server) {
+			cfg.Duration = tlsRun
 			cfg.URL = url
 			cfg.TLS = &tls.Config{InsecureSkipVerify: true}
 		},
@@ -303,6 +310,7 @@ func TestOptions(t *testing.T) {
 		kind: tlsH2,
 		key:  func(r *http.Request) string { return r.Proto + " " + r.Method },
 		config: func(cfg *Config, url string, srv *httptest.Server) {
+			cfg.Duration = tlsRun
 			cfg.Targets = []Target{{Method: "PUT", URL: url + "/h2", Body: []byte("x")}}
 			cfg.TLS = roots(srv)
 			cfg.HTTP2 = true
@@ -331,6 +339,7 @@ func TestOptions(t *testing.T) {
 		kind: tlsH2,
 		key:  byPath,
 		config: func(cfg *Config, url string, srv *httptest.Server) {
+			cfg.Duration = tlsRun
 			cfg.URL = url + "/slow?ms=60000"
 			cfg.TLS = roots(srv)
 			cfg.HTTP2 = true
