@@ -392,9 +392,22 @@ func stormPrintTable(w io.Writer, res *storm.Result) {
 	if c.Mode == "open" {
 		who = fmt.Sprintf("%g visitors/s (at most %d outstanding)", c.Rate, c.Users)
 	}
+	if c.Stages != "" {
+		who = fmt.Sprintf("users in stages %s (at most %d)", c.Stages, c.Users)
+	}
 	fmt.Fprintf(w, "hangup storm: %s, patience %s, think %s, reload %.0f%%, abort %s\n",
 		who, c.Patience, c.Think, 100*c.ReloadProb, c.Abort)
-	fmt.Fprintf(w, "%s for %.1fs\n\n", c.URL, t.ElapsedS)
+	what := c.Method + " " + c.URL
+	if c.Targets > 1 {
+		what += fmt.Sprintf(" and %d more target", c.Targets-1)
+		if c.Targets > 2 {
+			what += "s"
+		}
+	}
+	if c.HTTP2 {
+		what += " over HTTP/2"
+	}
+	fmt.Fprintf(w, "%s for %.1fs\n\n", what, t.ElapsedS)
 
 	perS := func(n int64) string {
 		if t.ElapsedS <= 0 {

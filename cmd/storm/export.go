@@ -13,7 +13,8 @@ import (
 
 // csvHeader is the first line of Config.CSV. Each request measured is one
 // line: start_s (seconds from the start of the measurement to the request's
-// start), user, method, url, outcome (goodput, abandoned, unfinished or an
+// start), user (a closed-loop user's number, an open-loop visitor's),
+// method, url, outcome (goodput, abandoned, unfinished or an
 // error kind: connect, status_4xx, status_5xx, reset, timeout, other),
 // status (empty if no response was read), latency_ms (start to end,
 // whatever the outcome) and bytes (of body read).
