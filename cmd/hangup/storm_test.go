@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"log"
 	"maps"
 	"net"
 	"net/http"
@@ -300,5 +303,55 @@ func TestStormLines(t *testing.T) {
 		if !strings.Contains(tc.text, tc.want) {
 			t.Errorf("%s: %q lacks %q", tc.name, tc.text, tc.want)
 		}
+	}
+}
+
+// TestStormTLS: --cacert and --insecure reach an https server with a
+// private certificate, over HTTP/1.1 and with --http2 over HTTP/2; without
+// either every connect fails on the certificate.
+func TestStormTLS(t *testing.T) {
+	var mu sync.Mutex
+	protos := map[string]int{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos[r.Proto]++
+		mu.Unlock()
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	x509.SystemCertPool() // loaded before the runs: it takes long under the race detector
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		proto string // seen by the server; "" for nothing
+		table string
+	}{
+		{"cacert", []string{"--cacert", ca}, "HTTP/1.1", "errors:    none"},
+		{"insecure", []string{"--insecure"}, "HTTP/1.1", "errors:    none"},
+		{"http2", []string{"--cacert", ca, "--http2"}, "HTTP/2.0", "over HTTP/2"},
+		{"unknown authority", nil, "", "errors:   connect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			clear(protos)
+			mu.Unlock()
+			var out, errb bytes.Buffer
+			args := append([]string{"storm", "--users", "2", "--duration", "3s", "--patience", "inf"}, tc.args...)
+			if code := run(append(args, srv.URL), &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if (tc.proto == "" && len(protos) != 0) || (tc.proto != "" && (protos[tc.proto] == 0 || len(protos) != 1)) {
+				t.Errorf("the server saw %v, want only %q", protos, tc.proto)
+			}
+			if !strings.Contains(out.String(), tc.table) {
+				t.Errorf("the table lacks %q:\n%s", tc.table, out.String())
+			}
+		})
 	}
 }
