@@ -310,37 +310,34 @@ func TestStormLines(t *testing.T) {
 // private certificate, over HTTP/1.1 and with --http2 over HTTP/2; without
 // either every connect fails on the certificate.
 func TestStormTLS(t *testing.T) {
-	var mu sync.Mutex
-	protos := map[string]int{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		protos[r.Proto]++
-		mu.Unlock()
-	}))
-	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
 	x509.SystemCertPool() // loaded before the runs: it takes long under the race detector
 	for _, tc := range []struct {
 		name  string
-		args  []string
+		args  func(ca string) []string
 		proto string // seen by the server; "" for nothing
 		table string
 	}{
-		{"cacert", []string{"--cacert", ca}, "HTTP/1.1", "errors:    none"},
-		{"insecure", []string{"--insecure"}, "HTTP/1.1", "errors:    none"},
-		{"http2", []string{"--cacert", ca, "--http2"}, "HTTP/2.0", "over HTTP/2"},
-		{"unknown authority", nil, "", "errors:   connect"},
+		{"cacert", func(ca string) []string { return []string{"--cacert", ca} }, "HTTP/1.1", "errors:    none"},
+		{"insecure", func(string) []string { return []string{"--insecure"} }, "HTTP/1.1", "errors:    none"},
+		{"http2", func(ca string) []string { return []string{"--cacert", ca, "--http2"} }, "HTTP/2.0", "over HTTP/2"},
+		{"unknown authority", func(string) []string { return nil }, "", "errors:   connect"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mu.Lock()
-			clear(protos)
-			mu.Unlock()
+			var mu sync.Mutex
+			protos := map[string]int{}
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				protos[r.Proto]++
+				mu.Unlock()
+			}))
+			srv.EnableHTTP2 = true
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+			srv.StartTLS()
+			defer srv.Close()
+			ca := filepath.Join(t.TempDir(), "ca.pem")
+			os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
 			var out, errb bytes.Buffer
-			args := append([]string{"storm", "--users", "2", "--duration", "3s", "--patience", "inf"}, tc.args...)
+			args := append([]string{"storm", "--users", "2", "--duration", "3s", "--patience", "inf"}, tc.args(ca)...)
 			if code := run(append(args, srv.URL), &out, &errb); code != 0 {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}

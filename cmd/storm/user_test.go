@@ -53,8 +53,13 @@ func TestImpatientReloads(t *testing.T) {
 	srv, s := serviceServer(t, 500*time.Millisecond, http.StatusOK)
 	res := run(t, Config{URL: srv.URL, Users: users, Patience: Fixed(patience), ReloadProb: 1, Duration: duration})
 	tt := res.Totals
-	if tt.Goodput != 0 || s.answered.Load() != 0 {
-		t.Errorf("goodput %d, server answered %d; want 0: the service takes 5 times the patience", tt.Goodput, s.answered.Load())
+	// The server may still answer into a connection its client closed
+	// (a busy machine runs its disconnect check late): no user reads it.
+	if tt.Goodput != 0 {
+		t.Errorf("goodput %d, want 0: the service takes 5 times the patience", tt.Goodput)
+	}
+	if g := s.gone.Load() + s.answered.Load(); g > tt.Sent {
+		t.Errorf("the server ended %d requests, storm sent %d", g, tt.Sent)
 	}
 	if most := atMost(users, duration, patience); tt.Abandoned < users || tt.Abandoned > most {
 		t.Errorf("abandoned %d, want between %d and %d", tt.Abandoned, users, most)
