@@ -282,7 +282,7 @@ func TestOptions(t *testing.T) {
 			cfg.Duration = tlsRun
 			cfg.URL = url
 			// Load the system roots now: parsing them takes seconds
-			// under the race detector, and the run is one second.
+			// under the race detector, longer than a short run.
 			x509.SystemCertPool()
 		},
 		check: func(t *testing.T, res *Result, s *seen) {
