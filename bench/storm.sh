@@ -85,7 +85,7 @@ TOP=${LOADS[-1]}
 # --- build once ---------------------------------------------------------
 log "building hangup and the table helper"
 go build -o "$TMP/hangup" ./cmd/hangup
-go build -o "$TMP/stormtable" bench/stormtable.go
+go build -o "$TMP/stormtable" bench/stormtable.go bench/cli.go
 H=$TMP/hangup ST=$TMP/stormtable
 
 # --- what can run -------------------------------------------------------

@@ -3,6 +3,7 @@ module github.com/hangup-dev/hangup/cmd
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/hangup-dev/hangup v0.0.0-00010101000000-000000000000

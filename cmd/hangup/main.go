@@ -68,7 +68,8 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run maps a command's error to an exit code: 0 ok, 2 usage, 1 anything else.
+// run maps a command's error to an exit code: 0 ok, 2 usage, an
+// exitError's own code, 1 anything else.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		// No command is a usage error: the list goes where errors go.
@@ -106,9 +107,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := cmd.run(ctx, args[1:], stdout, stderr)
+	var exit *exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &exit):
+		for _, l := range exit.lines {
+			fmt.Fprintf(stderr, "hangup %s: %s\n", args[0], l)
+		}
+		return exit.code
 	case errors.Is(err, errUsage):
 		// The mark is for this switch, not for the user: the message
 		// already says what to fix.
@@ -119,6 +126,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 }
+
+// exitError is a command's verdict with an exit code of its own (storm's
+// failed thresholds: 3), and the lines that say why, one a line.
+type exitError struct {
+	code  int
+	lines []string
+}
+
+func (e *exitError) Error() string { return strings.Join(e.lines, "; ") }
 
 // errUsage marks errors caused by bad flags or arguments (exit code 2).
 var errUsage = errors.New("usage error")
