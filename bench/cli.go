@@ -1,6 +1,6 @@
 //go:build ignore
 
-// The helpers' common lines (stormtable.go and peers.go are each built
+// The helpers' common lines (stormtable.go, peers.go and fleettable.go are each built
 // with this file: go build -o X bench/X.go bench/cli.go): argument counts
 // and fatal errors, one line on stderr naming the helper.
 package main

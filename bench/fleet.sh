@@ -80,8 +80,8 @@ LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average at the start: $LOADAVG_START"
 log "building hangup and the helpers"
 go build -o "$TMP/hangup" ./cmd/hangup
-go build -o "$TMP/stormtable" bench/stormtable.go
-go build -o "$TMP/fleettable" bench/fleettable.go
+go build -o "$TMP/stormtable" bench/stormtable.go bench/cli.go
+go build -o "$TMP/fleettable" bench/fleettable.go bench/cli.go
 H=$TMP/hangup ST=$TMP/stormtable FT=$TMP/fleettable
 
 declare -A SKIP=()

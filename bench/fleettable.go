@@ -71,23 +71,6 @@ func main() {
 	}
 }
 
-func need(args []string, n int) {
-	if len(args) != n {
-		fail(fmt.Sprintf("want %d arguments, got %d", n, len(args)))
-	}
-}
-
-func check(err error) {
-	if err != nil {
-		fail(err.Error())
-	}
-}
-
-func fail(msg string) {
-	fmt.Fprintln(os.Stderr, "fleettable:", msg)
-	os.Exit(1)
-}
-
 func nowMS() int64 { return time.Now().UnixMilli() }
 
 // stamp copies r to w a line at a time, each after the time it was read
