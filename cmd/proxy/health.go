@@ -133,7 +133,7 @@ func (pl *pool) eject(b *backend, fails int) {
 	backoff := h.backoff
 	h.mu.Unlock()
 	h.ejected.Add(1)
-	pl.withhold()
+	pl.ups.withhold()
 	if pl.log != nil {
 		pl.log.Warn("upstream ejected", "upstream", b.name, "fails", fails, "for", backoff.String())
 	}
@@ -151,7 +151,7 @@ func (pl *pool) restore(b *backend) {
 	h.down.Store(false)
 	h.probing, h.backoff = false, 0
 	h.mu.Unlock()
-	pl.withhold()
+	pl.ups.withhold()
 	if pl.log != nil {
 		pl.log.Info("upstream returned", "upstream", b.name, "after", out.Round(time.Millisecond).String())
 	}

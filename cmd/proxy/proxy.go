@@ -86,6 +86,10 @@ type Config struct {
 	// compresses only for clients that ask, and the proxy never inflates an
 	// answer on their behalf).
 	Transport http.RoundTripper
+	// UpstreamOptions are settings of single upstreams of the pool, keyed
+	// by the upstream's name as logs and metrics give it: host:port (as in
+	// its URL), or unix:/path. A name that is no upstream's is an error.
+	UpstreamOptions map[string]UpstreamOptions
 	// UpstreamTLS configures TLS to https:// upstreams (upstreamtls.go):
 	// RootCAs for a private CA, ServerName for SNI and verification when
 	// the URL's host is an address or another name, Certificates for a
@@ -202,6 +206,17 @@ type Config struct {
 	GuardOptions []hangup.Option
 }
 
+// UpstreamOptions are one upstream's own settings (Config.UpstreamOptions).
+type UpstreamOptions struct {
+	// TLS configures TLS to this https:// upstream instead of
+	// Config.UpstreamTLS, whole (nothing of UpstreamTLS is merged in).
+	TLS *tls.Config
+	// MaxInflight is how many requests may be at this upstream at once,
+	// instead of Config.MaxInflight, which it needs (the line holds every
+	// upstream's slots: pool.go). Zero: Config.MaxInflight.
+	MaxInflight int
+}
+
 // Defaults of the Config fields whose zero value means "the default".
 const (
 	DefaultRetryAfter         = time.Second
@@ -223,14 +238,14 @@ type Proxy struct {
 	cfg       Config
 	rp        *httputil.ReverseProxy
 	transport *upstreamTransport
-	pool      *pool
-	line      *hangup.Admission // the admission queue (queue.go): the pool's; nil without MaxInflight
+	ups       *pools            // the pool, which a reload replaces (reload.go)
+	line      *hangup.Admission // the admission queue (queue.go): the pools'; nil without MaxInflight
 	co        *coalescer        // nil without Coalesce
 	m         *metrics
 	log       *slog.Logger // nil: no logs
 	accessLog io.Writer    // nil: access lines go to log
 	draining  atomic.Bool  // Serve is shutting down
-	directOK  bool         // body-less requests may take the direct path (direct.go): every backend can
+	directOK  bool         // body-less requests may take the direct path (direct.go) if the pool's backends can
 	fwd       *forwarding  // the upstream request's X-Forwarded-* (headers.go); the Host is the backend's
 }
 
@@ -247,21 +262,19 @@ func New(cfg Config) (*Proxy, error) {
 	for _, pf := range cfg.TrustedProxies {
 		p.fwd.trusted = append(p.fwd.trusted, unmapPrefix(pf).Masked())
 	}
-	if cfg.UpstreamTLS != nil && cfg.UpstreamTLS.InsecureSkipVerify && p.log != nil {
-		p.log.Warn("upstream TLS certificates are not verified (insecure skip verify): anyone on the path to an https upstream can read and change its traffic; give its CA instead")
-	}
+	p.warnInsecure(&cfg)
 	p.m = newMetrics(nil)
-	p.pool = newPool(&cfg, p.fwd, p.m)
-	p.line = p.pool.line
-	p.m.line, p.m.pool = p.line, p.pool
+	p.ups = &pools{}
+	pl := newPool(&cfg, p.fwd, p.m, p.ups, nil)
+	p.ups.line = newLine(&cfg, pl.slots())
+	p.ups.cur.Store(pl)
+	p.line = p.ups.line
+	p.m.line, p.m.ups = p.line, p.ups
 	if cfg.Coalesce {
 		p.co = newCoalescer(p, cfg.CoalesceVary, cfg.CoalesceBuffer, cfg.CoalesceLagTimeout)
 	}
-	p.transport = &upstreamTransport{pool: p.pool, timeout: cfg.UpstreamTimeout, m: p.m}
+	p.transport = &upstreamTransport{ups: p.ups, timeout: cfg.UpstreamTimeout, m: p.m}
 	p.directOK = true
-	for _, b := range p.pool.backends {
-		p.directOK = p.directOK && b.direct
-	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport,
@@ -305,6 +318,9 @@ func (cfg *Config) check() error {
 		return errors.New("proxy: no upstream")
 	}
 	if err := checkUpstreams(cfg.upstreams(), cfg.Transport != nil, cfg.UpstreamTLS != nil); err != nil {
+		return err
+	}
+	if err := cfg.checkUpstreamOptions(); err != nil {
 		return err
 	}
 	switch cfg.Balance {
@@ -444,11 +460,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	release := func() {
 		if !released {
 			released = true
-			p.pool.done(rec, slot)
+			p.ups.done(rec, slot)
 		}
 	}
 	defer release()
-	if p.direct(r) {
+	if rec.up.Load().direct && p.direct(r) {
 		p.forwardDirect(w, r, rec)
 		return
 	}
@@ -485,7 +501,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 // hop-by-hop and forwarding headers.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	rec := recordFrom(pr.In.Context())
-	b := p.pool.backendOf(rec)
+	b := p.pool().backendOf(rec)
 	pr.SetURL(b.target)
 	pr.Out.Host = b.fwd.host(pr.In)
 	// The path and query as the client sent them, not as ReverseProxy
