@@ -116,7 +116,7 @@ func newPool(cfg *Config, fwd *forwarding, m *metrics, ups *pools, old *pool) *p
 // the same settings. A new backend of a name that old has counts its
 // requests in flight with old's.
 func newBackend(cfg *Config, u *url.URL, fwd *forwarding, m *metrics, old *pool) *backend {
-	name := upstreamName(u)
+	name := UpstreamName(u)
 	opt := cfg.UpstreamOptions[name]
 	tlsConf := cfg.UpstreamTLS
 	if opt.TLS != nil {
@@ -181,8 +181,9 @@ func newBackend(cfg *Config, u *url.URL, fwd *forwarding, m *metrics, old *pool)
 	return b
 }
 
-// upstreamName is how logs and metrics name u.
-func upstreamName(u *url.URL) string {
+// UpstreamName is how logs, metrics and Config.UpstreamOptions name the
+// upstream u: host:port as in its URL, or unix:/path.
+func UpstreamName(u *url.URL) string {
 	if u.Scheme == "unix" {
 		return "unix:" + u.Path
 	}
@@ -220,7 +221,7 @@ func checkUpstreams(ups []*url.URL, ownTransport, upstreamTLS bool) error {
 		case u.User != nil:
 			return fmt.Errorf("proxy: upstream %q: credentials in the URL are not supported", u.Redacted())
 		}
-		name := upstreamName(u)
+		name := UpstreamName(u)
 		if seen[name] {
 			return fmt.Errorf("proxy: upstream %s given twice; give each upstream once", name)
 		}
@@ -242,7 +243,7 @@ func checkUpstreams(ups []*url.URL, ownTransport, upstreamTLS bool) error {
 func (cfg *Config) checkUpstreamOptions() error {
 	scheme := make(map[string]string)
 	for _, u := range cfg.upstreams() {
-		scheme[upstreamName(u)] = u.Scheme
+		scheme[UpstreamName(u)] = u.Scheme
 	}
 	for name, o := range cfg.UpstreamOptions {
 		s, ok := scheme[name]
