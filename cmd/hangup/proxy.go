@@ -108,6 +108,9 @@ func newProxyInput() *proxyInput {
 	fs.StringVar(&cfg.Balance, "lb", proxy.BalanceLeastInflight, "how a request picks an upstream of the pool: least_inflight (fewer requests in flight of two at random), round_robin, or first (the first healthy in the order given)")
 	fs.IntVar(&in.maxFails, "max-fails", proxy.DefaultMaxFails, "eject an upstream after `N` failed connects or timeouts in a row; 0: never")
 	fs.DurationVar(&cfg.FailTimeout, "fail-timeout", proxy.DefaultFailTimeout, "an ejected upstream gets a request again after this long, then twice as long after each failed probe (up to 5m)")
+	fs.StringVar(&cfg.HealthPath, "health-path", "", "ask each upstream GET `path` (e.g. /healthz) every --health-interval: an answer other than 2xx or 3xx, or none within --health-timeout, --max-fails times in a row (at least once) ejects it until a check passes; empty: no health checks")
+	fs.DurationVar(&cfg.HealthInterval, "health-interval", proxy.DefaultHealthInterval, "time between two health checks of an upstream")
+	fs.DurationVar(&cfg.HealthTimeout, "health-timeout", proxy.DefaultHealthTimeout, "a health check with no answer this long fails")
 	fs.BoolVar(&cfg.RetryIdempotent, "retry-idempotent", false, "send an idempotent request (GET, HEAD, PUT, DELETE...) whose upstream failed before answering to another upstream, once (at most 20% more requests); requests that never reached an upstream are always retried")
 	fs.StringVar(&f.admin, "admin", "", "`address` for /metrics and /healthz, e.g. 127.0.0.1:9090; empty: none")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 0, "flush an answer of known length to the client this often while it streams; -1: after every write; 0: when net/http's buffer fills (answers of unknown length and text/event-stream are always flushed at once)")
@@ -199,7 +202,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.config == "" {
 		defer onHangup(func() { cfg.Logger.Warn(proxyHangupMessage) })()
 	} else {
-		defer onHangup(func() { p.Reload(func() (proxy.Config, error) { return reloadProxyConfig(args, f, &cfg) }) })()
+		defer onHangup(func() { p.Reload(func() (proxy.Config, error) { return reloadProxyConfig(args, f) }) })()
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

@@ -40,6 +40,7 @@ import (
 var reloadable = []string{
 	"upstream", "lb", "max-fails", "fail-timeout", "retry-idempotent", "max-inflight",
 	"upstream-ca", "upstream-server-name", "upstream-cert", "upstream-key", "upstream-insecure-skip-verify",
+	"health-path", "health-interval", "health-timeout",
 }
 
 // loadProxyFlags reads the proxy's settings and checks them. A command line
@@ -237,6 +238,9 @@ func (in *proxyInput) build() []error {
 	cfg.MaxFails = in.maxFails
 	if cfg.MaxFails == 0 {
 		cfg.MaxFails = -1 // never: the flag's 0 is nginx's max_fails=0
+	}
+	if p := cfg.HealthPath; p != "" && !strings.HasPrefix(p, "/") {
+		add(fmt.Errorf("%s %q: want a path from the upstream's root, e.g. /healthz: %w", in.key("health-path"), p, errUsage))
 	}
 	cfg.TrustedProxies = in.trusted.list
 	errs = append(errs, in.checkNumbers()...)
@@ -450,9 +454,8 @@ func checkProxyConfig(f *proxyFlags, errs []error, stdout, stderr io.Writer) err
 // reloadProxyConfig is the proxy's configuration at a SIGHUP: args, the
 // environment and the --config file read again. It fails when they do not
 // check, or when a setting that only a restart applies changed since
-// start (running: the proxy's flags then); running's Logger and access log
-// carry over.
-func reloadProxyConfig(args []string, running *proxyFlags, cfg *proxy.Config) (proxy.Config, error) {
+// start (running: the proxy's flags then).
+func reloadProxyConfig(args []string, running *proxyFlags) (proxy.Config, error) {
 	f, errs := loadProxyFlags(args, io.Discard)
 	if len(errs) > 0 {
 		msgs := make([]string, len(errs))
@@ -475,7 +478,5 @@ func reloadProxyConfig(args []string, running *proxyFlags, cfg *proxy.Config) (p
 		sort.Strings(changed)
 		return proxy.Config{}, fmt.Errorf("%s: only a restart applies this; restart hangup proxy to change it", strings.Join(changed, ", "))
 	}
-	c := f.cfg
-	c.Logger, c.AccessLog, c.AccessLogJSON = cfg.Logger, cfg.AccessLog, cfg.AccessLogJSON
-	return c, nil
+	return f.cfg, nil
 }

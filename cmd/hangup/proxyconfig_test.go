@@ -150,6 +150,9 @@ func TestProxyCheckConfig(t *testing.T) {
 				`lb (F:2) "random": want least_inflight, round_robin or first`,
 				`max_inflight (F:3): -1 must not be negative`,
 				`--log-format "xml": want text or json`}},
+		{name: "health checks", args: []string{"--config", file("upstream: http://a:1\nhealth_path: healthz\nhealth_interval: -5s\n")}, code: 2,
+			stderr: []string{`health_path (F:2) "healthz": want a path from the upstream's root, e.g. /healthz`,
+				`health_interval (F:3): -5s must not be negative`}},
 		{name: "an upstream's limit without the pool's", args: []string{"--config", file("upstream:\n  - url: http://a:1\n    max_inflight: 4\n")}, code: 2,
 			stderr: []string{"upstream[1].max_inflight (F:3) needs max_inflight, the other upstreams'"}},
 	} {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,7 @@ type backend struct {
 	retired  atomic.Bool     // a reload took it out of the pool (reload.go)
 	settings backendSettings // what it was made of, to tell whether a reload changes it
 	health   health
+	check    *healthCheck // nil: no active health checks (healthcheck.go)
 	m        *backendMetrics
 }
 
@@ -86,7 +88,10 @@ type pool struct {
 type pools struct {
 	cur    atomic.Pointer[pool]
 	line   *hangup.Admission // nil: no MaxInflight, no line
-	reload sync.Mutex        // held by Reload (reload.go)
+	reload sync.Mutex        // held by Reload (reload.go), and to start and stop the health checks
+	// checking: Serve runs, and so do the backends' health checks
+	// (healthcheck.go); guarded by reload
+	checking bool
 
 	mu      sync.Mutex
 	owed    int        // slots to withhold from the line as they come free; guarded by mu
@@ -126,7 +131,8 @@ func newBackend(cfg *Config, u *url.URL, fwd *forwarding, m *metrics, old *pool)
 	if opt.MaxInflight > 0 {
 		limit = opt.MaxInflight
 	}
-	settings := backendSettings{url: u.String(), limit: limit, maxFails: cfg.MaxFails, failTimeout: cfg.FailTimeout, rt: cfg.Transport, tls: tlsConf}
+	settings := backendSettings{url: u.String(), limit: limit, maxFails: cfg.MaxFails, failTimeout: cfg.FailTimeout, rt: cfg.Transport, tls: tlsConf,
+		healthPath: cfg.HealthPath, healthInterval: cfg.HealthInterval, healthTimeout: cfg.HealthTimeout}
 	inflight := new(atomic.Int64)
 	if prev := old.named(name); prev != nil {
 		if prev.settings.equal(&settings) {
@@ -176,7 +182,8 @@ func newBackend(cfg *Config, u *url.URL, fwd *forwarding, m *metrics, old *pool)
 		b.h1.fwd = b.fwd
 		b.direct = directUpstream(b.target)
 	}
-	b.health.init(cfg.MaxFails, cfg.FailTimeout)
+	b.check = newHealthCheck(cfg, b)
+	b.health.init(cfg.MaxFails, cfg.FailTimeout, b.check != nil)
 	b.m = m.backend(b.name)
 	return b
 }
@@ -553,15 +560,17 @@ func (pl *pool) healthy() bool {
 // CloseIdleConnections closes the idle connections of every backend, those
 // that reloads retired included.
 func (ups *pools) CloseIdleConnections() {
-	for _, b := range ups.cur.Load().backends {
+	for _, b := range ups.all() {
 		b.closeIdle()
 	}
+}
+
+// all are the current pool's backends and those reloads retired that may
+// still be in use.
+func (ups *pools) all() []*backend {
 	ups.mu.Lock()
-	retired := ups.retired
-	ups.mu.Unlock()
-	for _, b := range retired {
-		b.closeIdle()
-	}
+	defer ups.mu.Unlock()
+	return append(slices.Clip(ups.cur.Load().backends), ups.retired...)
 }
 
 // closeIdle closes b's idle connections.

@@ -38,6 +38,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,18 @@ type Config struct {
 	MaxFails int
 	// FailTimeout is an upstream's first ejection. Default: 10s.
 	FailTimeout time.Duration
+	// HealthPath turns on active health checks (healthcheck.go): while
+	// Serve runs, each upstream is asked GET HealthPath (at its root) every
+	// HealthInterval; a status other than 2xx or 3xx, or no answer within
+	// HealthTimeout, fails. MaxFails failed checks in a row (one if MaxFails
+	// is negative) eject the upstream; a check that passes brings it back,
+	// and only a check does. Empty: no checks.
+	HealthPath string
+	// HealthInterval is the time between two checks of an upstream.
+	// Default: 5s.
+	HealthInterval time.Duration
+	// HealthTimeout bounds a check. Default: 2s.
+	HealthTimeout time.Duration
 	// RetryIdempotent sends an idempotent request whose upstream failed
 	// before answering to another upstream, once, within a budget of 20%
 	// of the requests (retry.go). Requests that never reached an upstream
@@ -333,6 +346,9 @@ func (cfg *Config) check() error {
 			return errors.New("proxy: TrustedProxies holds an invalid prefix")
 		}
 	}
+	if u, err := url.Parse(cfg.HealthPath); cfg.HealthPath != "" && (err != nil || !strings.HasPrefix(cfg.HealthPath, "/") || u.Host != "") {
+		return fmt.Errorf("proxy: HealthPath %q: want a path from the upstream's root, e.g. /healthz", cfg.HealthPath)
+	}
 	for _, n := range []struct {
 		name string
 		v    int64
@@ -344,7 +360,8 @@ func (cfg *Config) check() error {
 		{"LingerTimeout", int64(cfg.LingerTimeout)}, {"LingerBytes", cfg.LingerBytes},
 		{"ReadHeaderTimeout", int64(cfg.ReadHeaderTimeout)}, {"MaxHeaderBytes", int64(cfg.MaxHeaderBytes)},
 		{"IdleTimeout", int64(cfg.IdleTimeout)}, {"ShutdownTimeout", int64(cfg.ShutdownTimeout)},
-		{"FailTimeout", int64(cfg.FailTimeout)},
+		{"FailTimeout", int64(cfg.FailTimeout)}, {"HealthInterval", int64(cfg.HealthInterval)},
+		{"HealthTimeout", int64(cfg.HealthTimeout)},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("proxy: %s must not be negative", n.name)
@@ -368,6 +385,8 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.IdleTimeout, DefaultIdleTimeout)
 	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&cfg.FailTimeout, DefaultFailTimeout)
+	def(&cfg.HealthInterval, DefaultHealthInterval)
+	def(&cfg.HealthTimeout, DefaultHealthTimeout)
 	if cfg.MaxFails == 0 {
 		cfg.MaxFails = DefaultMaxFails
 	}

@@ -26,8 +26,9 @@ import (
 //     and the new one's at once: twice the work the upstreams were sized
 //     for.
 //   - An upstream that the reload leaves as it was keeps its backend: its
-//     connections, health and counts. One whose settings change (its TLS,
-//     its max_inflight, the health settings) gets a new backend, whose
+//     connections, health, health checks and counts. One whose settings
+//     change (its TLS, its max_inflight, the health settings) gets a new
+//     backend, whose
 //     requests in flight are counted with the old one's, so that the
 //     upstream never gets more than its max_inflight across the swap.
 //   - A backend that the reload takes out (its upstream removed, or its
@@ -37,7 +38,8 @@ import (
 //
 // Reload takes the pool's settings from the new Config: Upstream(s),
 // UpstreamOptions, UpstreamTLS, Balance, MaxInflight (limited or not, as at
-// New), MaxFails, FailTimeout, RetryIdempotent. The other fields are
+// New), MaxFails, FailTimeout, RetryIdempotent, HealthPath, HealthInterval,
+// HealthTimeout. The other fields are
 // Serve's and the line's, which run on as New set them; the command
 // (cmd/hangup) refuses a reload that changes them.
 
@@ -50,6 +52,9 @@ type backendSettings struct {
 	failTimeout time.Duration
 	rt          http.RoundTripper // Config.Transport
 	tls         *tls.Config
+
+	healthPath                    string
+	healthInterval, healthTimeout time.Duration
 }
 
 // diff names what differs between s and o; none: equal.
@@ -72,6 +77,10 @@ func (s *backendSettings) diff(o *backendSettings) []string {
 	}
 	if !sameTLS(s.tls, o.tls) {
 		d = append(d, "tls")
+	}
+	if s.healthPath != o.healthPath || s.healthInterval != o.healthInterval || s.healthTimeout != o.healthTimeout {
+		d = append(d, fmt.Sprintf("health check %q every %s (timeout %s)→%q every %s (timeout %s)",
+			s.healthPath, s.healthInterval, s.healthTimeout, o.healthPath, o.healthInterval, o.healthTimeout))
 	}
 	return d
 }
@@ -146,6 +155,7 @@ func (p *Proxy) swap(cfg Config) ([]string, error) {
 		return nil, errors.New("proxy: MaxInflight can change at a reload, but not from no limit to a limit or back (the line is made at start): restart for that")
 	}
 	cfg.setDefaults()
+	cfg.Logger = p.log // the proxy's, as the access log: New's
 	p.warnInsecure(&cfg)
 	old := p.pool()
 	pl := newPool(&cfg, p.fwd, p.m, p.ups, old)
@@ -163,6 +173,11 @@ func (p *Proxy) swap(cfg Config) ([]string, error) {
 	}
 	p.ups.retire(old, pl)
 	p.ups.withhold()
+	if p.ups.checking {
+		for _, b := range pl.backends {
+			b.startCheck(p.ups)
+		}
+	}
 	return changes, nil
 }
 
@@ -186,6 +201,7 @@ func (ups *pools) retire(old, pl *pool) {
 	}
 	ups.mu.Unlock()
 	for _, b := range gone {
+		b.stopCheck()
 		b.retired.Store(true)
 		if b.h1 != nil {
 			b.h1.retire()

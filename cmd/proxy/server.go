@@ -53,6 +53,8 @@ func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 	}
 	g := hangup.Install(srv, cfg.GuardOptions...)
 
+	p.ups.startChecks()
+	defer p.ups.stopChecks()
 	errc := make(chan error, 2)
 	running := 1
 	go func() { errc <- srv.Serve(served) }()
