@@ -98,6 +98,14 @@ func (pl *pool) report(b *backend, rec *record, verdict int) {
 	if probe {
 		rec.probe = false
 	}
+	if b.retired.Load() {
+		// A reload took it out: no verdict (an ejection would withhold
+		// nothing, and log about an upstream gone).
+		if probe {
+			h.probeDone()
+		}
+		return
+	}
 	switch verdict {
 	case attemptAnswered:
 		if h.fails.Load() != 0 {

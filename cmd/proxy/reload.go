@@ -78,14 +78,21 @@ func (s *backendSettings) diff(o *backendSettings) []string {
 	if !sameTLS(s.tls, o.tls) {
 		d = append(d, "tls")
 	}
-	if s.healthPath != o.healthPath || s.healthInterval != o.healthInterval || s.healthTimeout != o.healthTimeout {
-		d = append(d, fmt.Sprintf("health check %q every %s (timeout %s)→%q every %s (timeout %s)",
-			s.healthPath, s.healthInterval, s.healthTimeout, o.healthPath, o.healthInterval, o.healthTimeout))
+	if was, now := s.healthCheck(), o.healthCheck(); was != now {
+		d = append(d, "health check "+was+"→"+now)
 	}
 	return d
 }
 
 func (s *backendSettings) equal(o *backendSettings) bool { return len(s.diff(o)) == 0 }
+
+// healthCheck says s's health check, for diff.
+func (s *backendSettings) healthCheck() string {
+	if s.healthPath == "" {
+		return "none"
+	}
+	return fmt.Sprintf("GET %s every %s (timeout %s)", s.healthPath, s.healthInterval, s.healthTimeout)
+}
 
 // sameTLS reports whether a and b configure the same TLS to an upstream, by
 // what a configuration read from files holds: roots, certificates, server
@@ -115,8 +122,14 @@ func sameTLS(a, b *tls.Config) bool {
 }
 
 // Reload calls load for a new configuration and, if New would accept it,
-// swaps the pool for the one it describes (see above for what it takes
-// from it and what happens to the requests of the old pool). It logs one
+// swaps the pool for the one it describes: its Upstream(s),
+// UpstreamOptions, UpstreamTLS, Balance, MaxInflight (which may change, but
+// not from zero or to zero), MaxFails, FailTimeout, RetryIdempotent and the
+// Health settings. The other fields are not looked at: the line's size
+// and wait, the server's limits and the logs stay New's. Requests in
+// flight finish at the upstream they have; requests in line stay in line
+// and go to the new pool; the upstreams taken out close their connections
+// once idle (see above). It logs one
 // line: what changed, at INFO, or, when load fails or the configuration is
 // refused, the reason at ERROR, and the proxy runs on as it was. It counts
 // both (hangup_proxy_config_reloads_total{result}). Reloads run one at a

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -337,48 +336,6 @@ func TestReloadChanges(t *testing.T) {
 			}
 			if kept := h.p.pool().named(an) == before; kept != tc.keptA {
 				t.Errorf("A's backend kept: %v, want %v", kept, tc.keptA)
-			}
-			if got, want := h.p.line.Stats(), h.p.pool().slots(); got.Active != 0 || want == 0 {
-				t.Errorf("line %+v, %d slots", got, want)
-			}
-		})
-	}
-}
-
-// TestUpstreamOptionsTLS: two https upstreams signed by different private
-// CAs, each verified with its own (UpstreamOptions.TLS); with one CA for
-// both, the other's handshake fails and its requests go to the first.
-func TestUpstreamOptionsTLS(t *testing.T) {
-	caA, caB := newTestCA(t), newTestCA(t)
-	a := tlsUpstream(t, caA.issue("a", false, "127.0.0.1"), false, nil, whoAmI)
-	b := tlsUpstream(t, caB.issue("b", false, "127.0.0.1"), false, nil, whoAmI)
-	for _, tc := range []struct {
-		name         string
-		cfg          Config
-		wantA, wantB int64
-	}{
-		{"each its own CA", Config{UpstreamOptions: map[string]UpstreamOptions{
-			a.url.Host: {TLS: &tls.Config{RootCAs: caA.pool}},
-			b.url.Host: {TLS: &tls.Config{RootCAs: caB.pool}},
-		}}, 2, 2},
-		{"A's CA for both", Config{UpstreamTLS: &tls.Config{RootCAs: caA.pool}}, 4, 0},
-		{"A's CA for both, B's own", Config{UpstreamTLS: &tls.Config{RootCAs: caA.pool}, UpstreamOptions: map[string]UpstreamOptions{
-			b.url.Host: {TLS: &tls.Config{RootCAs: caB.pool}},
-		}}, 2, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a0, b0 := a.hits.Load(), b.hits.Load()
-			cfg := tc.cfg
-			cfg.Upstreams, cfg.Balance, cfg.MaxFails = []*url.URL{a.url, b.url}, BalanceRoundRobin, -1
-			h := startProxy(t, cfg)
-			c := client(t)
-			for i := range 4 {
-				if status, body := do(t, c, http.MethodGet, "http://"+h.addr+"/", ""); status != 200 {
-					t.Fatalf("request %d: %d %q", i, status, body)
-				}
-			}
-			if na, nb := a.hits.Load()-a0, b.hits.Load()-b0; na != tc.wantA || nb != tc.wantB {
-				t.Errorf("A served %d, B %d; want %d and %d", na, nb, tc.wantA, tc.wantB)
 			}
 		})
 	}
