@@ -48,9 +48,14 @@ Example:
 
   hangup proxy --h2c --upstream h2c://10.0.0.1:50051 --upstream h2c://10.0.0.2:50051
 
+  hangup proxy --config /etc/hangup/proxy.yaml --check-config
+  hangup proxy --config /etc/hangup/proxy.yaml     # SIGHUP: reread it, swap the pool
+
 Every flag can also be set by an environment variable, HANGUP_ and the flag's
-name in capitals with _ for - (HANGUP_UPSTREAM, HANGUP_MAX_INFLIGHT, ...); a
-flag on the command line wins. Durations are like 500ms, 10s, 2m; sizes like
+name in capitals with _ for - (HANGUP_UPSTREAM, HANGUP_MAX_INFLIGHT, ...), and
+by a key of the --config file (YAML or JSON), the flag's name with _ for -
+(max_inflight: 64), which also holds each upstream's own settings; a flag on
+the command line wins over the environment, which wins over the file. Durations are like 500ms, 10s, 2m; sizes like
 16MB (10^6 bytes), 16MiB (2^20), 1GB, 512KiB or plain bytes.
 
 Flags:
