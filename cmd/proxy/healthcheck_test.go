@@ -39,21 +39,24 @@ func checkedUpstream(t *testing.T) (*upstream, *atomic.Int32) {
 // turns on run as those of the start.
 func TestHealthCheck(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		fail   int32 // what /healthz answers while unhealthy; 0: nothing
-		why    string
-		reload bool // checks turned on by a reload, not at start
+		name    string
+		fail    int32 // what /healthz answers while unhealthy; 0: nothing
+		timeout time.Duration
+		why     string
+		reload  bool // checks turned on by a reload, not at start
 	}{
-		{"503", http.StatusServiceUnavailable, "GET /healthz: 503 Service Unavailable", false},
-		{"404", http.StatusNotFound, "GET /healthz: 404 Not Found", false},
-		{"no answer", 0, "no answer in 50ms", false},
-		{"turned on by a reload", http.StatusServiceUnavailable, "GET /healthz: 503 Service Unavailable", true},
+		// A timeout long enough that a loaded machine's answers make it,
+		// but for the one whose upstream does not answer.
+		{"503", http.StatusServiceUnavailable, waitLong, "GET /healthz: 503 Service Unavailable", false},
+		{"404", http.StatusNotFound, waitLong, "GET /healthz: 404 Not Found", false},
+		{"no answer", 0, time.Second, "no answer in 1s", false},
+		{"turned on by a reload", http.StatusServiceUnavailable, waitLong, "GET /healthz: 503 Service Unavailable", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, health := checkedUpstream(t)
 			b := answerer(t, "B")
 			cfg := Config{Upstreams: []*url.URL{a.url, b.url}, Balance: BalanceFirst, MaxFails: 2, FailTimeout: time.Millisecond,
-				HealthPath: "/healthz", HealthInterval: 10 * time.Millisecond, HealthTimeout: 50 * time.Millisecond}
+				HealthPath: "/healthz", HealthInterval: 10 * time.Millisecond, HealthTimeout: tc.timeout}
 			start := cfg
 			if tc.reload {
 				start.HealthPath = ""
