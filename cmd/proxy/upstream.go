@@ -41,7 +41,10 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	)
 	for {
 		out := b.aim(req)
-		if len(t.ups.cur.Load().backends) > 1 && req.Body != nil && req.Body != http.NoBody {
+		if pl := t.ups.cur.Load(); (len(pl.backends) > 1 || pl.backends[0] != b) && req.Body != nil && req.Body != http.NoBody {
+			// Another backend may get the request: each attempt its own
+			// body (retry.go). (A reload may have left b out of a pool of
+			// one: the retry goes to that one.)
 			if out == req {
 				out = new(http.Request)
 				*out = *req
