@@ -155,17 +155,47 @@ func (a *Admission) takeFree() bool {
 	return false
 }
 
-// release hands the slot to the oldest waiter, or frees it.
+// release hands the slot to the oldest waiter, or frees it: frees it while
+// more slots are held than the limit (SetLimit lowered it).
 func (a *Admission) release() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if e := a.waiting.Front(); e != nil {
-		w := a.waiting.Remove(e).(*admissionWaiter)
-		w.granted = true
-		close(w.ready)
+	if a.active <= a.limit && a.grant() {
 		return
 	}
 	a.active--
+}
+
+// grant hands a slot to the oldest waiter, if any; a.mu is held.
+func (a *Admission) grant() bool {
+	e := a.waiting.Front()
+	if e == nil {
+		return false
+	}
+	w := a.waiting.Remove(e).(*admissionWaiter)
+	w.granted = true
+	close(w.ready)
+	return true
+}
+
+// SetLimit makes limit the number of requests that may hold a slot at once,
+// from now on. A higher limit lets waiters in at once, oldest first. A lower
+// one takes nothing back: the requests that hold a slot keep it, and nobody
+// gets one until fewer than limit are held; the line keeps its waiters, in
+// their order. So the work in flight never exceeds the larger of the old
+// limit and the new, and drops to the new one as requests end (a proxy's
+// pool that a reload resizes, cmd/proxy). It panics if limit is not
+// positive.
+func (a *Admission) SetLimit(limit int) {
+	if limit <= 0 {
+		panic("hangup: Admission.SetLimit needs limit > 0")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.limit = limit
+	for a.active < a.limit && a.grant() {
+		a.active++
+	}
 }
 
 // Stats returns a snapshot of the Admission's counters.

@@ -119,7 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		// The mark is for this switch, not for the user: the message
 		// already says what to fix.
-		fmt.Fprintf(stderr, "hangup %s: %s\n", args[0], strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
+		fmt.Fprintf(stderr, "hangup %s: %s\n", args[0], usageText(err))
 		return 2
 	default:
 		fmt.Fprintf(stderr, "hangup %s: %v\n", args[0], err)
@@ -139,8 +139,18 @@ func (e *exitError) Error() string { return strings.Join(e.lines, "; ") }
 // errUsage marks errors caused by bad flags or arguments (exit code 2).
 var errUsage = errors.New("usage error")
 
-// hangupMessage is what a server command logs on SIGHUP.
-const hangupMessage = "SIGHUP: reload is not supported yet; ignoring"
+// usageText is err's message without the mark, which is for run's switch,
+// not for the user: the message already says what to fix.
+func usageText(err error) string {
+	return strings.TrimSuffix(err.Error(), ": "+errUsage.Error())
+}
+
+// hangupMessage is what a server command logs on SIGHUP, and
+// proxyHangupMessage what the proxy logs without a --config file.
+const (
+	hangupMessage      = "SIGHUP: reload is not supported yet; ignoring"
+	proxyHangupMessage = "SIGHUP: nothing to reload without --config; ignoring"
+)
 
 // ignoreHangup makes SIGHUP a log line instead of the end of the process, for
 // the commands that serve traffic (demo, proxy). Its default action exits at
@@ -150,6 +160,13 @@ const hangupMessage = "SIGHUP: reload is not supported yet; ignoring"
 // generator whose terminal went away should stop. stop undoes it and returns
 // once no more line can be logged.
 func ignoreHangup(log *slog.Logger) (stop func()) {
+	return onHangup(func() { log.Warn(hangupMessage) })
+}
+
+// onHangup calls do at each SIGHUP, one call at a time, instead of the
+// signal's default (see ignoreHangup). stop undoes it and returns once do
+// is no longer running.
+func onHangup(do func()) (stop func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -159,7 +176,7 @@ func ignoreHangup(log *slog.Logger) (stop func()) {
 		for {
 			select {
 			case <-sig:
-				log.Warn(hangupMessage)
+				do()
 			case <-done:
 				return
 			}

@@ -82,7 +82,7 @@ func TestPoolBalancing(t *testing.T) {
 					}
 					// The answer may reach the client before the proxy
 					// has counted the request done: wait for that.
-					for fb := h.p.pool.backends[1]; fb.inflight.Load() != 0; {
+					for fb := h.p.pool().backends[1]; fb.inflight.Load() != 0; {
 						time.Sleep(time.Millisecond)
 					}
 				case <-time.After(waitLong):
@@ -132,7 +132,7 @@ func TestPoolEjectAndReturn(t *testing.T) {
 		}
 	}
 	h.logs.logged(t, "upstream ejected", down.Host)
-	b := h.p.pool.backends[0]
+	b := h.p.pool().backends[0]
 	if !b.health.down.Load() || b.health.ejected.Load() < 1 {
 		t.Fatalf("after 2 refusals: down %v, ejections %d", b.health.down.Load(), b.health.ejected.Load())
 	}
@@ -182,7 +182,7 @@ func TestPoolAllEjected(t *testing.T) {
 			t.Fatalf("status %d, want 502", code)
 		}
 	}
-	if h.p.pool.healthy() {
+	if h.p.pool().healthy() {
 		t.Fatal("two refusing upstreams, MaxFails 1: still healthy")
 	}
 	if code, body := do(t, c, http.MethodGet, "http://"+h.admin+"/healthz", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "no upstream is healthy") {

@@ -82,10 +82,12 @@ func idempotent(method string) bool {
 // after reports the verdict on one attempt of rec's request req at b, which
 // failed with err (raw: as the transport gave it; nil err: it answered), and
 // returns the backend to try next, with the request moved to it (rec.up,
-// in-flight counts), or nil. tried collects the backends tried.
-func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error, tried *[]*backend) *backend {
+// in-flight counts), or nil. tried collects the backends tried; direct: the
+// next must take the direct path (direct.go). pl is the pool of the moment,
+// which may not be b's: after a reload, a retry goes to the new pool.
+func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error, tried *[]*backend, direct bool) *backend {
 	pl.report(b, rec, verdictOf(err, raw))
-	if err == nil || len(pl.backends) < 2 || rec == nil || req.Context().Err() != nil || !rec.body.untouched() {
+	if err == nil || (len(pl.backends) < 2 && pl.backends[0] == b) || rec == nil || req.Context().Err() != nil || !rec.body.untouched() {
 		return nil
 	}
 	spend := false
@@ -97,9 +99,9 @@ func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error
 		return nil
 	}
 	*tried = append(*tried, b)
-	next := pl.pick(rec, *tried)
+	next := pl.pick(rec, *tried, direct)
 	if next == nil && !spend {
-		next = pl.overflow(*tried)
+		next = pl.overflow(*tried, direct)
 	}
 	if next == nil {
 		return nil
@@ -109,7 +111,7 @@ func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error
 		return nil
 	}
 	rec.retried = rec.retried || spend
-	b.inflight.Add(-1)
+	b.drop()
 	rec.up.Store(next)
 	rec.upstreamWait.Store(nil)
 	return next
