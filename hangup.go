@@ -164,7 +164,8 @@ func SetRoute(ctx context.Context, route string) bool {
 
 // Report describes one request once its handler has returned. OnAbandon
 // receives those whose client went away before the handler returned, unless
-// the response was already complete (ResponseComplete).
+// the response was already complete (ResponseComplete); OnDone receives
+// every one.
 type Report struct {
 	Departure
 	Method     string
@@ -188,3 +189,8 @@ type Report struct {
 	// called for it and the access log keeps its real status.
 	ResponseComplete bool
 }
+
+// Abandoned reports whether the client went away before the handler returned
+// and before the response was complete: the requests OnAbandon receives, and
+// those the access log writes with status 499.
+func (r Report) Abandoned() bool { return r.Reason != ReasonNone && !r.ResponseComplete }

@@ -215,15 +215,17 @@ func (r *Request) Finish(c *Conn) Ended {
 }
 
 // Reports reports whether Report wants a report for e: its client left, or
-// there is an access log.
+// there is an access log or an OnDone hook.
 func (r *Request) Reports(e Ended) bool {
-	return e.Gone() || r.shell.Books().AccessLog != nil
+	b := r.shell.Books()
+	return e.Gone() || b.AccessLog != nil || b.OnDone != nil
 }
 
 // Report completes rep, which the shell filled in with what its server
 // knows (method, path, proto, remote address, start, bytes and status), with
 // what Finish returned and the end time, and hands it to OnAbandon when the
-// client left before the response was complete, and to the access log.
+// client left before the response was complete, to the access log, and to
+// OnDone.
 func (r *Request) Report(e Ended, rep Report, end time.Time) {
 	b := r.shell.Books()
 	rep.Departure = e.Departure
@@ -241,5 +243,8 @@ func (r *Request) Report(e Ended, rep Report, end time.Time) {
 	}
 	if b.AccessLog != nil {
 		rep.log(b.AccessLog)
+	}
+	if b.OnDone != nil {
+		b.OnDone(rep)
 	}
 }
