@@ -188,6 +188,13 @@ type Report struct {
 	// a request is counted gone but is not abandoned: OnAbandon is not
 	// called for it and the access log keeps its real status.
 	ResponseComplete bool
+	// Context is the request's context as hangup handed it to the handler,
+	// cancelled by now. Its values are the server's (BaseContext,
+	// ConnContext) and those of middleware outside the Guard, and Departed
+	// reads it; what handlers under the Guard put in their own contexts is
+	// not in it (under Install, otelhttp's span: otelhangup.SpanContext
+	// finds that one). It is for correlating, not for new work.
+	Context context.Context
 }
 
 // Abandoned reports whether the client went away before the handler returned

@@ -56,6 +56,9 @@ func TestOnDone(t *testing.T) {
 			if r.Path != tc.path || r.Status != tc.status || r.Abandoned() != tc.abandoned {
 				t.Errorf("report: path %q status %d Abandoned %v, want %q %d %v", r.Path, r.Status, r.Abandoned(), tc.path, tc.status, tc.abandoned)
 			}
+			if d, ok := hangup.Departed(r.Context); ok != tc.abandoned || d != r.Departure {
+				t.Errorf("Departed(Report.Context) = %v, %v; want the report's %v, %v", d, ok, r.Departure, tc.abandoned)
+			}
 			if r.Start.IsZero() || r.Elapsed <= 0 {
 				t.Errorf("report: Start %v Elapsed %v, want both set", r.Start, r.Elapsed)
 			}

@@ -316,6 +316,7 @@ func (st *request) finish(stop func() bool) (silent bool) {
 			BytesIn:    st.bytesIn.Load(),
 			BytesOut:   st.bytesOut.Load(),
 			Status:     int(st.status.Load()),
+			Context:    &st.ctx,
 		}, now())
 	}
 	return e.Silent

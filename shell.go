@@ -47,6 +47,7 @@ func reportOf(r lifecycle.Report) Report {
 		Status:           r.Status,
 		MustFinish:       r.MustFinish,
 		ResponseComplete: r.ResponseComplete,
+		Context:          r.Context,
 	}
 }
 
