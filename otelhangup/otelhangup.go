@@ -53,6 +53,9 @@
 // client left, in a cancelled request, is taken as cancelled: the processor
 // cannot tell the two apart. Its error events (RecordError) are kept.
 //
+// SpanContext gives hangup's hooks (OnAbandon, OnDone: Report.Context) the
+// trace and span IDs of the server span of a request whose client left.
+//
 // The spans say what was known when they ended: a client that leaves after
 // the server span ended, but before net/http finished the request, is in
 // the access log and the Report, not in the trace.

@@ -106,6 +106,16 @@ func TestSpans(t *testing.T) {
 					t.Errorf("event hangup.stopped_after = %v, want >= 0", sa.Emit())
 				}
 			}
+			if tc.wantReason != "" {
+				select {
+				case sc := <-e.abandoned:
+					if !sc.Equal(srv.SpanContext()) {
+						t.Errorf("OnAbandon: otelhangup.SpanContext = %v, want the server span's %v", sc, srv.SpanContext())
+					}
+				case <-time.After(waitLong):
+					t.Error("OnAbandon not called")
+				}
+			}
 			if got := clients[0].Status().Code; got != codes.Unset {
 				t.Errorf("upstream client span status %v, want Unset", clients[0].Status())
 			}
@@ -134,6 +144,7 @@ type env struct {
 	upstreamIn  chan struct{} // the upstream's handler runs
 	dbIn        chan struct{} // the database accepted the handler's connection
 	serverEnded chan struct{}
+	abandoned   chan trace.SpanContext // what OnAbandon found for its request
 }
 
 func newEnv(t *testing.T, up, db, answer string, h2 bool) *env {
@@ -142,6 +153,7 @@ func newEnv(t *testing.T, up, db, answer string, h2 bool) *env {
 		upstreamIn:  make(chan struct{}, 1),
 		dbIn:        make(chan struct{}, 1),
 		serverEnded: make(chan struct{}, 1),
+		abandoned:   make(chan trace.SpanContext, 1),
 	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(otelhangup.SpanProcessor(e.rec)),
@@ -187,7 +199,9 @@ func newEnv(t *testing.T, up, db, answer string, h2 bool) *env {
 		}
 	})
 	e.srv = httptest.NewUnstartedServer(otelhttp.NewHandler(handler, "server", otelhttp.WithTracerProvider(tp)))
-	hangup.Install(e.srv.Config)
+	hangup.Install(e.srv.Config, hangup.OnAbandon(func(r hangup.Report) {
+		e.abandoned <- otelhangup.SpanContext(r.Context)
+	}))
 	if h2 {
 		e.srv.EnableHTTP2 = true
 		e.srv.StartTLS()

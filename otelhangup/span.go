@@ -60,6 +60,7 @@ func rewrite(parent context.Context, s sdktrace.ReadOnlySpan) sdktrace.ReadOnlyS
 		}
 		return &rewritten{ReadOnlySpan: s, attrs: append(s.Attributes()[:len(s.Attributes()):len(s.Attributes())], keyClientGone.Bool(true)), events: s.Events(), status: status}
 	}
+	rememberSpan(lr, s.SpanContext())
 	attrs := s.Attributes()
 	if !lr.Shell().Answered() {
 		attrs = withStatusCode(attrs, hangup.StatusClientClosedRequest)
