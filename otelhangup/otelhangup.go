@@ -84,8 +84,18 @@ func SpanProcessor(next sdktrace.SpanProcessor) sdktrace.SpanProcessor {
 
 type processor struct {
 	next    sdktrace.SpanProcessor
-	parents sync.Map // spanKey -> its parent context, for spans in guarded requests
+	parents [16]parents // by the span ID's last byte, which is random
 }
+
+// parents holds the parent contexts of spans that started in guarded
+// requests and have not ended. A plain map under a mutex, not a sync.Map:
+// a sync.Map boxes each key, an allocation per span.
+type parents struct {
+	mu sync.Mutex
+	m  map[spanKey]context.Context // guarded by mu
+}
+
+func (p *processor) shard(k spanKey) *parents { return &p.parents[k.span[7]%16] }
 
 // spanKey names a span: OnEnd gets a snapshot of the span, not the value
 // OnStart got.
@@ -101,14 +111,29 @@ func keyOf(s sdktrace.ReadOnlySpan) spanKey {
 
 func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	if lifecycle.From(parent) != nil {
-		p.parents.Store(keyOf(s), parent)
+		k := keyOf(s)
+		sh := p.shard(k)
+		sh.mu.Lock()
+		if sh.m == nil {
+			sh.m = make(map[spanKey]context.Context)
+		}
+		sh.m[k] = parent
+		sh.mu.Unlock()
 	}
 	p.next.OnStart(parent, s)
 }
 
 func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if parent, ok := p.parents.LoadAndDelete(keyOf(s)); ok {
-		s = rewrite(parent.(context.Context), s)
+	k := keyOf(s)
+	sh := p.shard(k)
+	sh.mu.Lock()
+	parent, ok := sh.m[k]
+	if ok {
+		delete(sh.m, k)
+	}
+	sh.mu.Unlock()
+	if ok {
+		s = rewrite(parent, s)
 	}
 	p.next.OnEnd(s)
 }
