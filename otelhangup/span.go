@@ -41,6 +41,9 @@ func (s *rewritten) Status() sdktrace.Status          { return s.status }
 // rewrite returns s as the package documentation says, given the context it
 // started in, or s itself when there is nothing to change.
 func rewrite(parent context.Context, s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
+	if s.SpanKind() != trace.SpanKindServer && s.Status().Code != codes.Error {
+		return s // the common case, decided before any lookup
+	}
 	lr := lifecycle.From(parent)
 	d, gone := hangup.Departed(parent)
 	if lr == nil || !gone || d.At.After(s.EndTime()) {
