@@ -85,9 +85,9 @@ func NewHistograms() *Histograms {
 	return h
 }
 
-// Observe records r; it is meant as a hangup.OnDone hook (the adapters'
-// OnAbandon hooks give abandoned requests only: their figures would miss
-// the completed ones). It is safe for concurrent use.
+// Observe records r; it is meant as a hangup.OnDone or fasthttphangup.OnDone
+// hook (an OnAbandon hook gives abandoned requests only: the figures would
+// miss the completed ones). It is safe for concurrent use.
 func (h *Histograms) Observe(r hangup.Report) {
 	if !r.Abandoned() {
 		h.completed.Observe(r.Elapsed.Seconds())
