@@ -36,28 +36,29 @@ const waitLong = 10 * time.Second
 func TestSpans(t *testing.T) {
 	cases := []struct {
 		name       string
-		proto      string // "h1" (a raw TCP client) or "h2" (TLS, net/http's client)
-		up, db     string // what the upstream and the database do: block until cancelled, or answer; "fail": the database drops the connection
-		answer     string // what the handler writes once its calls ended: "" nothing when cancelled, "500" a 500 when cancelled
+		scenario   // h2: net/http's client over TLS; else a raw TCP client
 		leave      func(*net.TCPConn)
 		wantReason string // "" for a client that stays
 		wantStatus int    // the server span's http.response.status_code
 		wantDBErr  bool   // the database span stays an error
 	}{
-		{name: "FIN", proto: "h1", up: "block", db: "block", leave: closeConn, wantReason: "closed", wantStatus: 499},
-		{name: "RST", proto: "h1", up: "block", db: "block", leave: resetConn, wantReason: "reset", wantStatus: 499},
-		{name: "FIN, then 500", proto: "h1", up: "block", db: "block", answer: "500", leave: closeConn, wantReason: "closed", wantStatus: 500},
-		{name: "HTTP/2 stream reset", proto: "h2", up: "block", db: "block", wantReason: "stream_reset", wantStatus: 499},
-		{name: "completed", proto: "h1", up: "answer", db: "answer", wantStatus: 200},
-		{name: "database fails, client stays", proto: "h1", up: "answer", db: "fail", wantStatus: 200, wantDBErr: true},
+		{name: "FIN", scenario: scenario{up: "block", db: "block"}, leave: closeConn, wantReason: "closed", wantStatus: 499},
+		{name: "RST", scenario: scenario{up: "block", db: "block"}, leave: resetConn, wantReason: "reset", wantStatus: 499},
+		{name: "FIN, then 500", scenario: scenario{up: "block", db: "block", answer: "500"}, leave: closeConn, wantReason: "closed", wantStatus: 500},
+		{name: "HTTP/2 stream reset", scenario: scenario{up: "block", db: "block", h2: true}, wantReason: "stream_reset", wantStatus: 499},
+		{name: "completed", scenario: scenario{up: "answer", db: "answer"}, wantStatus: 200},
+		{name: "database fails, client stays", scenario: scenario{up: "answer", db: "fail"}, wantStatus: 200, wantDBErr: true},
+		// MustFinish work goes on after the client left, its context
+		// alive: a query that fails then is an error of its own.
+		{name: "MustFinish, database fails after FIN", scenario: scenario{up: "answer", db: "fail", mustFinish: true}, leave: closeConn, wantReason: "closed", wantStatus: 200, wantDBErr: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, tc.up, tc.db, tc.answer, tc.proto == "h2")
+			e := newEnv(t, tc.scenario)
 			switch {
 			case tc.wantReason == "":
 				e.get(t)
-			case tc.proto == "h2":
+			case tc.h2:
 				e.leaveH2(t)
 			default:
 				e.leaveH1(t, tc.leave)
@@ -128,7 +129,7 @@ func TestSpans(t *testing.T) {
 			}
 			for _, s := range append(clients, dbs...) {
 				_, marked := attr(s.Attributes(), "hangup.client_gone")
-				if want := tc.wantReason != "" && (s == clients[0] || !tc.wantDBErr); marked != want {
+				if want := tc.wantReason != "" && !tc.mustFinish && (s == clients[0] || !tc.wantDBErr); marked != want {
 					t.Errorf("span %q marked hangup.client_gone: %v, want %v", s.Name(), marked, want)
 				}
 			}
@@ -141,19 +142,35 @@ func TestSpans(t *testing.T) {
 type env struct {
 	rec         *tracetest.SpanRecorder
 	srv         *httptest.Server
-	upstreamIn  chan struct{} // the upstream's handler runs
-	dbIn        chan struct{} // the database accepted the handler's connection
+	started     []chan struct{} // what runs once the request is under way (see waitCalls)
 	serverEnded chan struct{}
 	abandoned   chan trace.SpanContext // what OnAbandon found for its request
 }
 
-func newEnv(t *testing.T, up, db, answer string, h2 bool) *env {
+// scenario is what the server under test does.
+type scenario struct {
+	up, db     string // what the upstream and the database do: "block" until cancelled, or "answer"; "fail": the database drops the connection
+	answer     string // what the handler writes once its calls ended: "" nothing when cancelled, "500" a 500 when cancelled
+	h2         bool   // serve TLS with HTTP/2
+	mustFinish bool   // the handler is hangup.MustFinish work that starts its calls once the client left
+}
+
+func newEnv(t *testing.T, sc scenario) *env {
 	e := &env{
 		rec:         tracetest.NewSpanRecorder(),
-		upstreamIn:  make(chan struct{}, 1),
-		dbIn:        make(chan struct{}, 1),
 		serverEnded: make(chan struct{}, 1),
 		abandoned:   make(chan trace.SpanContext, 1),
+	}
+	upstreamIn := make(chan struct{}, 1) // the upstream's handler runs
+	dbIn := make(chan struct{}, 1)       // the database accepted the handler's connection
+	entered := make(chan struct{}, 1)    // the MustFinish handler runs
+	for _, c := range []struct {
+		on bool
+		ch chan struct{}
+	}{{sc.up == "block", upstreamIn}, {sc.db == "block", dbIn}, {sc.mustFinish, entered}} {
+		if c.on {
+			e.started = append(e.started, c.ch)
+		}
 	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(otelhangup.SpanProcessor(e.rec)),
@@ -162,22 +179,26 @@ func newEnv(t *testing.T, up, db, answer string, h2 bool) *env {
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if up == "block" {
-			e.upstreamIn <- struct{}{}
+		if sc.up == "block" {
+			upstreamIn <- struct{}{}
 			<-r.Context().Done()
 			return
 		}
 		io.WriteString(w, "upstream")
 	}))
 	t.Cleanup(upstream.Close)
-	dbAddr := startDB(t, db, e.dbIn)
+	dbAddr := startDB(t, sc.db, dbIn)
 
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	client := &http.Client{Transport: otelhttp.NewTransport(tr, otelhttp.WithTracerProvider(tp))}
 	tracer := tp.Tracer("db")
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		if sc.mustFinish {
+			entered <- struct{}{}
+			<-hangup.Gone(ctx)
+		}
 		var wg sync.WaitGroup
 		var upErr error
 		wg.Go(func() {
@@ -194,15 +215,18 @@ func newEnv(t *testing.T, up, db, answer string, h2 bool) *env {
 		wg.Wait()
 		if ctx.Err() == nil {
 			io.WriteString(w, "ok")
-		} else if answer == "500" && upErr != nil {
+		} else if sc.answer == "500" && upErr != nil {
 			http.Error(w, "upstream: "+upErr.Error(), http.StatusInternalServerError)
 		}
 	})
+	if sc.mustFinish {
+		handler = hangup.MustFinish(handler, waitLong)
+	}
 	e.srv = httptest.NewUnstartedServer(otelhttp.NewHandler(handler, "server", otelhttp.WithTracerProvider(tp)))
 	hangup.Install(e.srv.Config, hangup.OnAbandon(func(r hangup.Report) {
 		e.abandoned <- otelhangup.SpanContext(r.Context)
 	}))
-	if h2 {
+	if sc.h2 {
 		e.srv.EnableHTTP2 = true
 		e.srv.StartTLS()
 	} else {
@@ -280,8 +304,8 @@ func (e *env) get(t *testing.T) {
 	e.waitServerSpan(t)
 }
 
-// leaveH1 sends a request on a raw TCP connection and leaves once both of
-// the handler's calls are under way.
+// leaveH1 sends a request on a raw TCP connection and leaves once the
+// handler's calls are under way (see waitCalls).
 func (e *env) leaveH1(t *testing.T, leave func(*net.TCPConn)) {
 	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
 	if err != nil {
@@ -331,9 +355,11 @@ func (e *env) waitServerSpan(t *testing.T) {
 	}
 }
 
+// waitCalls waits for what runs once the request is under way: the calls
+// that block, and a MustFinish handler.
 func (e *env) waitCalls(t *testing.T) {
 	t.Helper()
-	for _, ch := range []chan struct{}{e.upstreamIn, e.dbIn} {
+	for _, ch := range e.started {
 		select {
 		case <-ch:
 		case <-time.After(waitLong):
