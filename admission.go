@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hangup-dev/hangup/internal/lifecycle"
 )
 
 // ErrQueueFull is returned by Admission.Acquire when the line is full.
@@ -130,9 +132,10 @@ func (a *Admission) Acquire(ctx context.Context) (release func(), err error) {
 
 // TryAcquire takes a slot if one is free and nobody is in line, without
 // waiting, as golang.org/x/sync/semaphore's TryAcquire does. When it fails
-// (ok false) it counts nothing: the caller may then Acquire or Wait, to
-// wait in line, knowing it will have waited. On success the caller must call
-// release exactly once when its work is done.
+// (ok false) it counts nothing: the caller may then Acquire or Wait to wait
+// in line, which takes, without joining the line or counting in Queued, a
+// slot that was freed in between. On success the caller must call release
+// exactly once when its work is done.
 func (a *Admission) TryAcquire() (release func(), ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -192,14 +195,13 @@ func (a *Admission) Handler(h http.Handler) http.Handler {
 	})
 }
 
-// Wait is Acquire for a request guarded by hangup: while the request waits
-// in line, a departure of its client counts as PhaseBeforeHandler, since
-// its work has not started.
+// Wait is Acquire for a request guarded by hangup (net/http's or
+// fasthttphangup's): while the request waits in line, a departure of its
+// client counts as PhaseBeforeHandler, since its work has not started.
 func (a *Admission) Wait(ctx context.Context) (release func(), err error) {
-	st := stateFrom(ctx)
-	if st != nil {
-		st.progress.Or(inLine)
-		defer st.progress.And(^inLine)
+	if lr := lifecycle.From(ctx); lr != nil {
+		lr.EnterLine()
+		defer lr.LeaveLine()
 	}
 	return a.Acquire(ctx)
 }

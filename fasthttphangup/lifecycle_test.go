@@ -103,3 +103,41 @@ func TestMustFinishRefusedAfterDeparture(t *testing.T) {
 		t.Error("hangup.SetMustFinish accepted a request whose client had left")
 	}
 }
+
+// TestAdmissionWaitPhase: as for net/http's requests, a client that leaves
+// while its fasthttp request waits in an Admission's line (Wait) is counted
+// in phase before_handler, not handler: its work had not started.
+func TestAdmissionWaitPhase(t *testing.T) {
+	line := hangup.NewAdmission(1, 1, 0)
+	hold, err := line.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold()
+	waited := make(chan error, 1)
+	s := quietServer(func(fctx *fasthttp.RequestCtx) {
+		release, err := line.Wait(fasthttphangup.Context(fctx))
+		if err == nil {
+			release()
+		}
+		waited <- err
+	})
+	g := fasthttphangup.Install(s)
+	c := adaptertest.Dial(t, serve(t, s))
+	c.Send(adaptertest.GET)
+	deadline := time.Now().Add(adaptertest.WaitLong)
+	for line.Stats().Queued == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never waited in line")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	if err := <-waited; err == nil {
+		t.Fatal("Wait admitted a request whose client left, want an error")
+	}
+	st := g.Stats()
+	if st.GoneIn(hangup.PhaseBeforeHandler) != 1 || st.GoneIn(hangup.PhaseHandler) != 0 {
+		t.Errorf("gone before_handler %d, handler %d; want 1, 0", st.GoneIn(hangup.PhaseBeforeHandler), st.GoneIn(hangup.PhaseHandler))
+	}
+}
