@@ -1,6 +1,7 @@
 package promhangup
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/hangup-dev/hangup"
@@ -60,6 +61,11 @@ var buckets = []float64{
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 	30, 60, 120, 300,
 }
+
+// Buckets returns the upper bounds, in seconds and ascending, of both
+// histograms' buckets (a new slice each time), for a histogram of one's own
+// that is to line up with them, such as the demo page's.
+func Buckets() []float64 { return slices.Clone(buckets) }
 
 var _ prometheus.Collector = (*Histograms)(nil)
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,13 +131,7 @@ func TestHistogramsRouteBound(t *testing.T) {
 		h.Observe(abandoned(fmt.Sprintf("GET /r%d", i)))
 	}
 	h.Observe(abandoned(""))
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(h)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
+	for _, mf := range gather(t, h) {
 		if mf.GetName() != "hangup_work_after_gone_seconds" {
 			continue
 		}
@@ -205,4 +200,38 @@ func hist(mfs map[string]*dto.MetricFamily, metric, label string) *dto.Histogram
 
 func histCount(mfs map[string]*dto.MetricFamily, metric, label string) uint64 {
 	return hist(mfs, metric, label).GetSampleCount()
+}
+
+// TestBuckets: Buckets gives the bounds both histograms export, and a copy.
+func TestBuckets(t *testing.T) {
+	h := promhangup.NewHistograms()
+	h.Observe(abandoned("GET /"))
+	want := promhangup.Buckets()
+	for _, mf := range gather(t, h) {
+		for _, m := range mf.GetMetric() {
+			var got []float64
+			for _, b := range m.GetHistogram().GetBucket() {
+				got = append(got, b.GetUpperBound())
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: buckets %v, want Buckets() %v", mf.GetName(), got, want)
+			}
+		}
+	}
+	want[0] = -1
+	if promhangup.Buckets()[0] == -1 {
+		t.Error("Buckets returned its own slice, not a copy")
+	}
+}
+
+// gather registers c alone and gathers it.
+func gather(t *testing.T, c prometheus.Collector) []*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
 }
