@@ -188,7 +188,7 @@ func stateFrom(ctx context.Context) *request {
 func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	c, _ := r.Context().Value(connKey{}).(*conn)
 	st := &request{g: g, c: c, w: w}
-	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil || r.ProtoMajor >= 2 {
+	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil || g.cfg.onDone != nil || r.ProtoMajor >= 2 {
 		st.start = now() // reports, and streamEnded's write deadline
 	}
 	var parent context.Context
@@ -316,6 +316,7 @@ func (st *request) finish(stop func() bool) (silent bool) {
 			BytesIn:    st.bytesIn.Load(),
 			BytesOut:   st.bytesOut.Load(),
 			Status:     int(st.status.Load()),
+			Context:    &st.ctx,
 		}, now())
 	}
 	return st.lc.Silent()

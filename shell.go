@@ -47,11 +47,12 @@ func reportOf(r lifecycle.Report) Report {
 		Status:           r.Status,
 		MustFinish:       r.MustFinish,
 		ResponseComplete: r.ResponseComplete,
+		Context:          r.Context,
 	}
 }
 
-// onAbandon returns f as the lifecycle's hook, nil for nil.
-func onAbandon(f func(Report)) func(lifecycle.Report) {
+// hookOf returns f as a lifecycle hook (OnAbandon, OnDone), nil for nil.
+func hookOf(f func(Report)) func(lifecycle.Report) {
 	if f == nil {
 		return nil
 	}

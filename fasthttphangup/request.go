@@ -222,6 +222,7 @@ func (st *request) report() lifecycle.Report {
 		RemoteAddr: fctx.RemoteAddr().String(),
 		Start:      st.begun,
 		Status:     fctx.Response.StatusCode(),
+		Context:    &st.ctx,
 	}
 	// Body() would drain a streamed body into memory: count only what
 	// fasthttp already holds.

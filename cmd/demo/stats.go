@@ -8,18 +8,14 @@ import (
 	"time"
 
 	"github.com/hangup-dev/hangup"
+	"github.com/hangup-dev/hangup/promhangup"
 )
 
 // afterGoneBounds are the upper bounds, in seconds, of the buckets of the
-// work-after-gone histogram (Stats.AfterGone): a copy of the buckets of
-// promhangup's hangup_work_after_gone_seconds, from the tens of
-// microseconds hangup takes to stop work to the minutes work runs on
-// without it. Keep the two the same.
-var afterGoneBounds = []float64{
-	50e-6, 100e-6, 250e-6, 500e-6,
-	1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3,
-	1, 2.5, 5, 10, 30, 60, 120, 300,
-}
+// work-after-gone histogram (Stats.AfterGone): those of promhangup's
+// hangup_work_after_gone_seconds, from the tens of microseconds hangup
+// takes to stop work to the minutes work runs on without it.
+var afterGoneBounds = promhangup.Buckets()
 
 // Stats is a snapshot of the demo's work: the numbers behind the page's
 // charts and the demo_work_* gauges.

@@ -221,16 +221,16 @@ func (r *Request) Finish(c *Conn) (gone bool) {
 func (r *Request) Silent() bool { return r.reason != ReasonNone && !r.shell.Answered() }
 
 // Reports reports, after Finish, whether Report wants a report: the client
-// left, or there is an access log.
+// left, or there is an access log or an OnDone hook.
 func (r *Request) Reports() bool {
-	return r.reason != ReasonNone || r.books.AccessLog != nil
+	return r.reason != ReasonNone || r.books.AccessLog != nil || r.books.OnDone != nil
 }
 
 // Report completes rep, which the shell filled in with what its server
 // knows (method, path, proto, remote address, start, bytes and status), with
 // the departure, the route SetRoute named and the end time, and hands it to
-// OnAbandon when the client left before the response was complete, and to
-// the access log. It runs after Finish.
+// OnAbandon when the client left before the response was complete, to the
+// access log, and to OnDone. It runs after Finish.
 func (r *Request) Report(rep Report, end time.Time) {
 	b := r.books
 	// A goroutine the handler left behind may still call SetRoute or
@@ -252,5 +252,8 @@ func (r *Request) Report(rep Report, end time.Time) {
 	}
 	if b.AccessLog != nil {
 		rep.log(b.AccessLog)
+	}
+	if b.OnDone != nil {
+		b.OnDone(rep)
 	}
 }
