@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hangup-dev/hangup/internal/lifecycle"
 )
 
 // ErrQueueFull is returned by Admission.Acquire when the line is full.
@@ -130,9 +132,10 @@ func (a *Admission) Acquire(ctx context.Context) (release func(), err error) {
 
 // TryAcquire takes a slot if one is free and nobody is in line, without
 // waiting, as golang.org/x/sync/semaphore's TryAcquire does. When it fails
-// (ok false) it counts nothing: the caller may then Acquire or Wait, to
-// wait in line, knowing it will have waited. On success the caller must call
-// release exactly once when its work is done.
+// (ok false) it counts nothing: the caller may then Acquire or Wait to wait
+// in line, which takes, without joining the line or counting in Queued, a
+// slot that was freed in between. On success the caller must call release
+// exactly once when its work is done.
 func (a *Admission) TryAcquire() (release func(), ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -152,17 +155,47 @@ func (a *Admission) takeFree() bool {
 	return false
 }
 
-// release hands the slot to the oldest waiter, or frees it.
+// release hands the slot to the oldest waiter, or frees it: frees it while
+// more slots are held than the limit (SetLimit lowered it).
 func (a *Admission) release() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if e := a.waiting.Front(); e != nil {
-		w := a.waiting.Remove(e).(*admissionWaiter)
-		w.granted = true
-		close(w.ready)
+	if a.active <= a.limit && a.grant() {
 		return
 	}
 	a.active--
+}
+
+// grant hands a slot to the oldest waiter, if any; a.mu is held.
+func (a *Admission) grant() bool {
+	e := a.waiting.Front()
+	if e == nil {
+		return false
+	}
+	w := a.waiting.Remove(e).(*admissionWaiter)
+	w.granted = true
+	close(w.ready)
+	return true
+}
+
+// SetLimit makes limit the number of requests that may hold a slot at once,
+// from now on. A higher limit lets waiters in at once, oldest first. A lower
+// one takes nothing back: the requests that hold a slot keep it, and nobody
+// gets one until fewer than limit are held; the line keeps its waiters, in
+// their order. So the work in flight never exceeds the larger of the old
+// limit and the new, and drops to the new one as requests end (a proxy's
+// pool that a reload resizes, cmd/proxy). It panics if limit is not
+// positive.
+func (a *Admission) SetLimit(limit int) {
+	if limit <= 0 {
+		panic("hangup: Admission.SetLimit needs limit > 0")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.limit = limit
+	for a.active < a.limit && a.grant() {
+		a.active++
+	}
 }
 
 // Stats returns a snapshot of the Admission's counters.
@@ -192,14 +225,13 @@ func (a *Admission) Handler(h http.Handler) http.Handler {
 	})
 }
 
-// Wait is Acquire for a request guarded by hangup: while the request waits
-// in line, a departure of its client counts as PhaseBeforeHandler, since
-// its work has not started.
+// Wait is Acquire for a request guarded by hangup (net/http's or
+// fasthttphangup's): while the request waits in line, a departure of its
+// client counts as PhaseBeforeHandler, since its work has not started.
 func (a *Admission) Wait(ctx context.Context) (release func(), err error) {
-	st := stateFrom(ctx)
-	if st != nil {
-		st.progress.Or(inLine)
-		defer st.progress.And(^inLine)
+	if lr := lifecycle.From(ctx); lr != nil {
+		lr.EnterLine()
+		defer lr.LeaveLine()
 	}
 	return a.Acquire(ctx)
 }

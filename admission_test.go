@@ -210,3 +210,49 @@ func BenchmarkAdmission(b *testing.B) {
 		})
 	})
 }
+
+// TestAdmissionSetLimit: a higher limit lets the waiters in at once, oldest
+// first; a lower one takes no slot back and lets nobody in until fewer than
+// the new limit are held, the line kept in its order.
+func TestAdmissionSetLimit(t *testing.T) {
+	ctx := context.Background()
+	a := hangup.NewAdmission(1, 8, 0)
+	first, _ := a.Acquire(ctx)
+	got := make(chan string, 4)
+	wait := func(name string, waiting int) {
+		go func() {
+			release, err := a.Acquire(ctx)
+			if err != nil {
+				got <- name + ": " + err.Error()
+				return
+			}
+			got <- name
+			release()
+		}()
+		waitFor(t, func() bool { return a.Stats().Waiting == waiting }, name+" in line")
+	}
+	wait("second", 1)
+	wait("third", 2)
+	a.SetLimit(3)
+	if g1, g2 := <-got, <-got; !(g1 == "second" && g2 == "third" || g1 == "third" && g2 == "second") {
+		t.Fatalf("after SetLimit(3): %q, %q; want both waiters in", g1, g2)
+	}
+	waitFor(t, func() bool { return a.Stats().Active == 1 }, "the waiters' slots given back")
+
+	// Three held, then a limit of one: the fourth waits until two of
+	// them are given back, not one.
+	second, _ := a.Acquire(ctx)
+	third, _ := a.Acquire(ctx)
+	a.SetLimit(1)
+	wait("fourth", 1)
+	first()
+	second()
+	if st := a.Stats(); st.Active != 1 || st.Waiting != 1 {
+		t.Fatalf("stats %+v with two of three given back under a limit of one, want one held and one waiting", st)
+	}
+	third()
+	if g := <-got; g != "fourth" {
+		t.Fatalf("got %q, want the fourth in once fewer than the limit were held", g)
+	}
+	waitFor(t, func() bool { return a.Stats() == hangup.AdmissionStats{Queued: 3} }, "every slot given back")
+}

@@ -29,17 +29,28 @@ func BenchmarkServe(b *testing.B) {
 			h.ServeHTTP(w, r)
 		}
 	})
-	b.Run("hangup", func(b *testing.B) {
-		g := New()
-		c := &conn{cfg: &g.cfg, watched: true}
-		c.base = context.WithValue(context.Background(), connKey{}, c)
-		r := req.WithContext(context.WithValue(reqCtx, connKey{}, c))
-		wrapped := g.Handler(h)
-		b.ReportAllocs()
-		for b.Loop() {
-			wrapped.ServeHTTP(w, r)
-		}
-	})
+	// hangup+OnDone: with a per-request hook, as promhangup.Histograms
+	// installs (its cost: the start time, the report, the call).
+	var reports int
+	for _, bc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"hangup", nil},
+		{"hangup+OnDone", []Option{OnDone(func(Report) { reports++ })}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			g := New(bc.opts...)
+			c := &conn{cfg: &g.cfg, watched: true}
+			c.base = context.WithValue(context.Background(), connKey{}, c)
+			r := req.WithContext(context.WithValue(reqCtx, connKey{}, c))
+			wrapped := g.Handler(h)
+			b.ReportAllocs()
+			for b.Loop() {
+				wrapped.ServeHTTP(w, r)
+			}
+		})
+	}
 }
 
 type discardWriter struct{ h http.Header }

@@ -38,7 +38,7 @@ func (st *request) netHTTPCancelled() {
 	if cause != context.Canceled {
 		// Someone else's deadline or cause (BaseContext, TimeoutHandler…):
 		// pass it on as it is.
-		st.cancel(cause)
+		st.Cancel(cause)
 		return
 	}
 	switch {
@@ -75,7 +75,7 @@ func (st *request) netHTTPCancelled() {
 // the client's.
 func (st *request) streamEnded() {
 	if st.g.serverClosing() {
-		st.cancel(http.ErrServerClosed)
+		st.Cancel(http.ErrServerClosed)
 		return
 	}
 	if c := st.c; c != nil && c.raw != nil && c.raw.Control(func(uintptr) {}) != nil {
@@ -83,7 +83,7 @@ func (st *request) streamEnded() {
 		return
 	}
 	if st.writeTimedOut() {
-		st.cancel(errStreamWriteTimeout)
+		st.Cancel(errStreamWriteTimeout)
 		return
 	}
 	st.clientGone(ReasonStreamReset, now())
@@ -142,7 +142,7 @@ func (st *request) serverClosed() {
 		}
 		return
 	}
-	st.cancel(http.ErrServerClosed)
+	st.Cancel(http.ErrServerClosed)
 }
 
 // tlsCloseNotify reports whether net/http's read of the request's TLS

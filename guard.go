@@ -76,7 +76,8 @@ func statsOf(b *lifecycle.Books) Stats {
 func New(opts ...Option) *Guard {
 	g := &Guard{cfg: newConfig(opts), conns: make(map[net.Conn]*conn)}
 	g.books.DetachLimit = g.cfg.detachLimit
-	g.books.OnAbandon = onAbandon(g.cfg.onAbandon)
+	g.books.OnAbandon = hookOf(g.cfg.onAbandon)
+	g.books.OnDone = hookOf(g.cfg.onDone)
 	g.books.AccessLog = g.cfg.accessLog
 	return g
 }

@@ -164,7 +164,8 @@ func SetRoute(ctx context.Context, route string) bool {
 
 // Report describes one request once its handler has returned. OnAbandon
 // receives those whose client went away before the handler returned, unless
-// the response was already complete (ResponseComplete).
+// the response was already complete (ResponseComplete); OnDone receives
+// every one.
 type Report struct {
 	Departure
 	Method     string
@@ -187,4 +188,16 @@ type Report struct {
 	// a request is counted gone but is not abandoned: OnAbandon is not
 	// called for it and the access log keeps its real status.
 	ResponseComplete bool
+	// Context is the request's context as hangup handed it to the handler,
+	// cancelled by now. Its values are the server's (BaseContext,
+	// ConnContext) and those of middleware outside the Guard, and Departed
+	// reads it; what handlers under the Guard put in their own contexts is
+	// not in it (under Install, otelhttp's span: otelhangup.SpanContext
+	// finds that one). It is for correlating, not for new work.
+	Context context.Context
 }
+
+// Abandoned reports whether the client went away before the handler returned
+// and before the response was complete: the requests OnAbandon receives, and
+// those the access log writes with status 499.
+func (r Report) Abandoned() bool { return r.Reason != ReasonNone && !r.ResponseComplete }

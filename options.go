@@ -13,6 +13,7 @@ type config struct {
 	keepAlive      keepAlive
 	userTimeout    time.Duration
 	onAbandon      func(Report)
+	onDone         func(Report) // see OnDone (ondone.go)
 	accessLog      *slog.Logger
 	detachLimit    int
 }

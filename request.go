@@ -25,7 +25,7 @@ type request struct {
 	c     *conn // nil when hangup does not know the connection
 	req   http.Request
 	w     http.ResponseWriter
-	body  io.ReadCloser // the original body, when wrapped
+	in    *http.Request // the request serve was handed: its Body is the one body wraps
 	start time.Time
 
 	progress atomic.Uint32
@@ -45,8 +45,7 @@ type request struct {
 // The bits of progress: what the handler is doing, for Phase. (Whether it
 // started is the lifecycle's.)
 const (
-	inLine uint32 = 1 << iota // waiting in an Admission's line
-	bodyStarted
+	bodyStarted uint32 = 1 << iota
 	bodyEOF
 	wroteResponse
 	hijacked  // its handler hijacked the connection (set under the conn's lock)
@@ -151,8 +150,9 @@ func (c *reqCtx) Value(key any) any {
 
 func (c *reqCtx) String() string { return "hangup.requestContext" }
 
-// cancel cancels the request's context with cause, unless it already was.
-func (st *request) cancel(cause error) {
+// Cancel is the lifecycle's Shell method: it cancels the request's context
+// with cause, unless it already was.
+func (st *request) Cancel(cause error) {
 	st.lc.Lock()
 	if st.cause != nil {
 		st.lc.Unlock()
@@ -188,7 +188,7 @@ func stateFrom(ctx context.Context) *request {
 func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	c, _ := r.Context().Value(connKey{}).(*conn)
 	st := &request{g: g, c: c, w: w}
-	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil || r.ProtoMajor >= 2 {
+	if g.cfg.accessLog != nil || g.cfg.onAbandon != nil || g.cfg.onDone != nil || r.ProtoMajor >= 2 {
 		st.start = now() // reports, and streamEnded's write deadline
 	}
 	var parent context.Context
@@ -216,7 +216,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	st.ctx.parent, st.ctx.vals, st.ctx.st = parent, r.Context(), st
 	st.req = *r.WithContext(&st.ctx)
 	if r.Body != nil && r.Body != http.NoBody {
-		st.body = r.Body
+		st.in = r
 		st.req.Body = body{st}
 	}
 	if c == nil || !c.watched || r.ProtoMajor >= 2 {
@@ -224,7 +224,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 		// socket never shows: turn net/http's cancellation into ours.
 		stop = context.AfterFunc(r.Context(), st.netHTTPCancelled)
 	}
-	st.lc.Begin(st)
+	st.lc.Begin(st, &g.books)
 	returned := false
 	defer func() {
 		if st.finish(stop) && returned {
@@ -296,7 +296,7 @@ func (st *request) finish(stop func() bool) (silent bool) {
 	if st.c != nil {
 		lc = &st.c.reqs
 	}
-	e := st.lc.Finish(lc)
+	st.lc.Finish(lc)
 	// Finish marked lc finished under its lock, after which nothing writes
 	// stopClosed (see reqCtx.ctx): it is read without the lock.
 	if st.stopClosed != nil {
@@ -305,8 +305,8 @@ func (st *request) finish(stop func() bool) (silent bool) {
 	if st.stopDeadline != nil {
 		st.stopDeadline()
 	}
-	if st.lc.Reports(e) {
-		st.lc.Report(e, lifecycle.Report{
+	if st.lc.Reports() {
+		st.lc.Report(lifecycle.Report{
 			Method:     st.req.Method,
 			Path:       st.req.URL.Path,
 			Route:      st.req.Pattern,
@@ -316,9 +316,10 @@ func (st *request) finish(stop func() bool) (silent bool) {
 			BytesIn:    st.bytesIn.Load(),
 			BytesOut:   st.bytesOut.Load(),
 			Status:     int(st.status.Load()),
+			Context:    &st.ctx,
 		}, now())
 	}
-	return e.Silent
+	return st.lc.Silent()
 }
 
 // StatusClientClosedRequest is nginx's status 499, logged for a request whose
@@ -333,7 +334,7 @@ func (b body) Read(p []byte) (int, error) {
 	if st.progress.Load()&bodyStarted == 0 {
 		st.progress.Or(bodyStarted)
 	}
-	n, err := st.body.Read(p)
+	n, err := st.in.Body.Read(p)
 	if n > 0 {
 		st.bytesIn.Add(int64(n))
 	}
@@ -343,4 +344,4 @@ func (b body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b body) Close() error { return b.st.body.Close() }
+func (b body) Close() error { return b.st.in.Body.Close() }

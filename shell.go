@@ -47,22 +47,17 @@ func reportOf(r lifecycle.Report) Report {
 		Status:           r.Status,
 		MustFinish:       r.MustFinish,
 		ResponseComplete: r.ResponseComplete,
+		Context:          r.Context,
 	}
 }
 
-// onAbandon returns f as the lifecycle's hook, nil for nil.
-func onAbandon(f func(Report)) func(lifecycle.Report) {
+// hookOf returns f as a lifecycle hook (OnAbandon, OnDone), nil for nil.
+func hookOf(f func(Report)) func(lifecycle.Report) {
 	if f == nil {
 		return nil
 	}
 	return func(r lifecycle.Report) { f(reportOf(r)) }
 }
-
-// Books is the lifecycle's Shell method: the Guard's counters.
-func (st *request) Books() *lifecycle.Books { return &st.g.books }
-
-// Cancel is the lifecycle's Shell method; see cancel.
-func (st *request) Cancel(cause error) { st.cancel(cause) }
 
 // Woken is the lifecycle's Shell method: CloseNotify hears of the
 // departure the moment Gone does.
@@ -72,8 +67,6 @@ func (st *request) Woken() { st.notifyClose() }
 func (st *request) Phase() lifecycle.Phase {
 	p := st.progress.Load()
 	switch {
-	case p&inLine != 0:
-		return lifecycle.PhaseBeforeHandler
 	case p&wroteResponse != 0:
 		return lifecycle.PhaseWritingResponse
 	case p&bodyStarted != 0 && p&bodyEOF == 0:

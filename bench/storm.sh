@@ -58,11 +58,6 @@ for v in "$PG" "$SQLITE"; do
 	case $v in all | top | none) ;; *) echo "storm.sh: --pg/--sqlite take all, top or none, not $v" >&2; exit 2 ;; esac
 done
 
-# The model (see STORM.md): impatient users who reload.
-PATIENCE_MIN=1.5 PATIENCE_MAX=3
-PATIENCE="uniform:${PATIENCE_MIN}s-${PATIENCE_MAX}s"
-THINK=0.5s
-RELOAD=0.8
 LOADS=(1 2 5)
 SCENARIOS=(baseline hangup hangup-queue proxy proxy-coalesce nginx haproxy)
 CAP_DURATION=
@@ -83,56 +78,14 @@ DURATION=${DURATION:-20} WARMUP=${WARMUP:-5}
 CAP_DURATION=${CAP_DURATION:-$DURATION}
 TOP=${LOADS[-1]}
 
-TMP=$(mktemp -d /tmp/hangup-storm-bench.XXXXXX)
-chmod 755 "$TMP" # nginx workers and postgres run as other users
-mkdir -p "$TMP/logs" "$TMP/results"
-PIDS=()
-PGBIN= PGDATA_DIR=
-
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-# stop PID...: TERM, then KILL after 5 s, and reap.
-stop() {
-	local pid
-	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "$@"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	local keep=() p
-	for p in "${PIDS[@]}"; do
-		[[ " $* " == *" $p "* ]] || keep+=("$p")
-	done
-	PIDS=("${keep[@]}")
-}
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	set +e
-	[ ${#PIDS[@]} -eq 0 ] || stop "${PIDS[@]}"
-	if [ -n "$PGDATA_DIR" ] && [ -f "$PGDATA_DIR/postmaster.pid" ]; then
-		as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
-	fi
-	if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-		echo "storm.sh: logs kept in $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+# TMP, log, stop, cleanup, PostgreSQL, the nginx and HAProxy
+# configurations, storm
+. "$ROOT/bench/lib.sh"
 
 # --- build once ---------------------------------------------------------
 log "building hangup and the table helper"
 go build -o "$TMP/hangup" ./cmd/hangup
-go build -o "$TMP/stormtable" bench/stormtable.go
+go build -o "$TMP/stormtable" bench/stormtable.go bench/cli.go
 H=$TMP/hangup ST=$TMP/stormtable
 
 # --- what can run -------------------------------------------------------
@@ -142,29 +95,13 @@ if ! grep -q '^  proxy ' <<<"$help"; then
 	SKIP[proxy]="not run: hangup proxy not in this build"
 	SKIP[proxy-coalesce]=${SKIP[proxy]}
 fi
-install_pkg() { # install_pkg BINARY PACKAGE
-	command -v "$1" >/dev/null 2>&1 && return 0
-	if [ "$INSTALL" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		log "installing $2 from Debian's packages"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >"$TMP/logs/apt-$2.log" 2>&1 ||
-			{ apt-get update -q >>"$TMP/logs/apt-$2.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >>"$TMP/logs/apt-$2.log" 2>&1; } || true
-	fi
-	command -v "$1" >/dev/null 2>&1
-}
-PATH=$PATH:/usr/sbin:/sbin
 install_pkg nginx nginx || SKIP[nginx]="not run: nginx not installed (apt-get install nginx)"
 install_pkg haproxy haproxy || SKIP[haproxy]="not run: haproxy not installed (apt-get install haproxy)"
 for s in "${!SKIP[@]}"; do log "skip: ${SKIP[$s]}"; done
 
 WORKS=()
 if [ "$PG" != none ]; then
-	if command -v pg_ctl >/dev/null 2>&1; then
-		PGBIN=$(dirname "$(command -v pg_ctl)")
-	else
-		PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-	fi
-	if [ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ] &&
-		{ [ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1; }; then
+	if find_postgres; then
 		WORKS+=(postgres)
 	else
 		log "skip: PostgreSQL cells not run: no PostgreSQL server binaries (initdb, pg_ctl) found"
@@ -174,19 +111,6 @@ fi
 [ "$SQLITE" = none ] || WORKS+=(sqlite)
 [ ${#WORKS[@]} -gt 0 ] || { echo "storm.sh: nothing to run" >&2; exit 2; }
 
-start_postgres() {
-	local port
-	port=$("$ST" ports 1)
-	mkdir -p "$TMP/pg"
-	[ "$(id -u)" != 0 ] || chown postgres "$TMP/pg"
-	chmod 700 "$TMP/pg"
-	PGDATA_DIR=$TMP/pg/data
-	as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -A trust -U postgres >"$TMP/logs/initdb.log" 2>&1
-	as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$TMP/pg/postgres.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $TMP/pg -c fsync=off -c max_connections=200" start >/dev/null
-	PGURL="postgres://postgres@127.0.0.1:$port/postgres"
-	log "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on port $port"
-}
 [ "$PG" = none ] || start_postgres
 
 # --- one cell -------------------------------------------------------------
@@ -255,69 +179,17 @@ start_front() {
 			"${extra[@]}" >"$TMP/logs/proxy-$CELL.log" 2>&1 &
 		;;
 	nginx)
-		cat >"$dir/nginx.conf" <<-EOF
-			worker_processes 1;
-			pid $dir/nginx.pid;
-			error_log $dir/error.log warn;
-			events { worker_connections 4096; }
-			http {
-			    access_log off;
-			    client_body_temp_path $dir/body;
-			    proxy_temp_path $dir/proxy;
-			    fastcgi_temp_path $dir/fastcgi;
-			    uwsgi_temp_path $dir/uwsgi;
-			    scgi_temp_path $dir/scgi;
-			    server {
-			        listen 127.0.0.1:$FRONT_PORT;
-			        location / {
-			            proxy_pass http://127.0.0.1:$DEMO_PORT;
-			            proxy_read_timeout 120s;
-			            # proxy_ignore_client_abort off (the default): a client
-			            # that leaves closes the upstream connection.
-			        }
-			    }
-			}
-		EOF
+		nginx_conf "$dir" "$FRONT_PORT" "access_log off; error_log $dir/error.log warn;" "" "" "127.0.0.1:$DEMO_PORT"
 		nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -g 'daemon off;' >"$TMP/logs/nginx-$CELL.log" 2>&1 &
 		;;
 	haproxy)
-		cat >"$dir/haproxy.cfg" <<-EOF
-			global
-			    maxconn 4096
-			defaults
-			    mode http
-			    timeout connect 5s
-			    timeout client 120s
-			    timeout server 120s
-			    timeout queue 60s
-			    option abortonclose
-			frontend fe
-			    bind 127.0.0.1:$FRONT_PORT
-			    default_backend demo
-			backend demo
-			    server demo 127.0.0.1:$DEMO_PORT maxconn ${WORKERS[$work]}
-		EOF
+		haproxy_conf "$dir" "$FRONT_PORT" "" "" "" "demo 127.0.0.1:$DEMO_PORT maxconn ${WORKERS[$work]}"
 		haproxy -db -f "$dir/haproxy.cfg" >"$TMP/logs/haproxy-$CELL.log" 2>&1 &
 		;;
 	esac
 	FRONT_PID=$!
 	PIDS+=("$FRONT_PID")
 	"$ST" wait "http://127.0.0.1:$FRONT_PORT/metrics" 30s
-}
-
-# storm WORK USERS PORT DURATION [storm flags...]: hangup storm, in the
-# background so that a signal to this script is handled at once.
-storm() {
-	local work=$1 users=$2 port=$3 dur=$4 pid rc=0
-	shift 4
-	"$H" storm --url "http://127.0.0.1:$port/slow?seconds=${SECONDS_OF[$work]}&work=$work" \
-		--users "$users" --patience "$PATIENCE" --think "$THINK" --reload-prob "$RELOAD" \
-		--duration "${dur}s" "$@" &
-	pid=$!
-	PIDS+=("$pid")
-	wait "$pid" || rc=$?
-	stop "$pid"
-	return $rc
 }
 
 # run_cell WORK LOAD SCENARIO
@@ -369,9 +241,7 @@ measure_capacity() {
 	stop "$DEMO_PID"
 	local c s
 	read -r c s < <("$ST" capacity "$TMP/results/$CELL.json")
-	# The proxy's queue timeout: the least patience minus the service time,
-	# at least 100 ms.
-	QUEUE_TIMEOUT[$work]=$(awk -v p="$PATIENCE_MIN" -v s="$s" 'BEGIN { q = p - s; if (q < 0.1) q = 0.1; printf "%dms", q * 1000 }')
+	QUEUE_TIMEOUT[$work]=$(queue_timeout "$s")
 	log "$work capacity: $c responses/s, service time $s s (${WORKERS[$work]} workers); proxy queue timeout ${QUEUE_TIMEOUT[$work]}"
 }
 

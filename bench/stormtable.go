@@ -4,7 +4,7 @@
 // load model and the markdown table of bench/STORM.md, from the JSON that
 // "hangup storm --json" wrote for every cell of the matrix.
 //
-//	go build -o stormtable bench/stormtable.go
+//	go build -o stormtable bench/stormtable.go bench/cli.go
 //	stormtable ports N                    N free loopback TCP ports, one a line
 //	stormtable wait URL TIMEOUT           until URL answers (any status), or exit 1
 //	stormtable capacity CAP.json          "C S": responses/s and mean latency (s) of a patient run
@@ -67,23 +67,6 @@ func main() {
 	default:
 		fail("unknown command " + os.Args[1])
 	}
-}
-
-func need(args []string, n int) {
-	if len(args) != n {
-		fail(fmt.Sprintf("want %d arguments, got %d", n, len(args)))
-	}
-}
-
-func check(err error) {
-	if err != nil {
-		fail(err.Error())
-	}
-}
-
-func fail(msg string) {
-	fmt.Fprintln(os.Stderr, "stormtable:", msg)
-	os.Exit(1)
 }
 
 // ports prints n distinct free loopback ports: listened on together, then
@@ -233,6 +216,14 @@ type meta struct {
 		SQLiteTol  float64           `json:"sqlite_tolerance"`
 	} `json:"params"`
 	Works []string `json:"works"`
+	// Later lists cells measured by another run and copied into the
+	// results afterwards; the table says so where they appear.
+	Later []struct {
+		Scenario string   `json:"scenario"`
+		Works    []string `json:"works"`
+		Command  string   `json:"command"`
+		Note     string   `json:"note"`
+	} `json:"later"`
 }
 
 // scenarios, in the table's order, with what each row is.
@@ -380,6 +371,15 @@ func headline(p func(string, ...any), dir string, m meta, caps map[string][2]flo
 		return readResult(path)
 	}
 	p("## Headline\n\n")
+	for _, l := range m.Later {
+		name := l.Scenario
+		for _, sc := range scenarios {
+			if sc.id == l.Scenario {
+				name = sc.name
+			}
+		}
+		p("> Row **%s** (%s) comes from a later run, `%s`: %s\n\n", name, strings.Join(l.Works, ", "), l.Command, l.Note)
+	}
 	for _, w := range m.Works {
 		cs, ok := caps[w]
 		if !ok {

@@ -68,6 +68,7 @@ type config struct {
 	base        context.Context
 	watch       []hangup.Option
 	onAbandon   func(hangup.Report)
+	onDone      func(hangup.Report)
 	accessLog   *slog.Logger
 	detachLimit int
 }
@@ -97,6 +98,13 @@ func OnAbandon(f func(hangup.Report)) Option {
 	return func(c *config) { c.onAbandon = f }
 }
 
+// OnDone sets a hook called once for every request after its handler
+// returned, on the request's goroutine, after OnAbandon and the access log:
+// hangup.OnDone's, with the same Report (promhangup.Histograms.Observe).
+func OnDone(f func(hangup.Report)) Option {
+	return func(c *config) { c.onDone = f }
+}
+
 // WithAccessLog logs one line per request to l, with the fields of
 // hangup.WithAccessLog: status 499 for a request whose client went away
 // before its handler returned.
@@ -121,10 +129,17 @@ func New(opts ...Option) *Guard {
 	}
 	g.books.DetachLimit = g.cfg.detachLimit
 	g.books.AccessLog = g.cfg.accessLog
-	if f := g.cfg.onAbandon; f != nil {
-		g.books.OnAbandon = func(r lifecycle.Report) { f(lifecycle.Core.PublicReport(r).(hangup.Report)) }
-	}
+	g.books.OnAbandon = hookOf(g.cfg.onAbandon)
+	g.books.OnDone = hookOf(g.cfg.onDone)
 	return g
+}
+
+// hookOf returns f as a lifecycle hook (OnAbandon, OnDone), nil for nil.
+func hookOf(f func(hangup.Report)) func(lifecycle.Report) {
+	if f == nil {
+		return nil
+	}
+	return func(r lifecycle.Report) { f(lifecycle.Core.PublicReport(r).(hangup.Report)) }
 }
 
 // Install wires s so that every request's context (see Context) is cancelled

@@ -20,6 +20,7 @@ import (
 // answer to HEAD, a body as long as the Content-Length the handler set) is
 // no abandon: OnAbandon is not called and the access log keeps the real
 // status. A body of no declared length is not known to be complete: 499.
+// OnDone gets every one, Report.Abandoned telling them apart.
 func TestCompleteAnswerIsNotAbandoned(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -41,6 +42,7 @@ func TestCompleteAnswerIsNotAbandoned(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := adaptertest.NewLogs()
 			var abandoned atomic.Int32
+			done := make(chan hangup.Report, 1)
 			s := quietServer(func(fctx *fasthttp.RequestCtx) {
 				select {
 				case <-fasthttphangup.Gone(fasthttphangup.Context(fctx)):
@@ -50,7 +52,8 @@ func TestCompleteAnswerIsNotAbandoned(t *testing.T) {
 			})
 			fasthttphangup.Install(s,
 				fasthttphangup.WithAccessLog(logs.Logger()),
-				fasthttphangup.OnAbandon(func(hangup.Report) { abandoned.Add(1) }))
+				fasthttphangup.OnAbandon(func(hangup.Report) { abandoned.Add(1) }),
+				fasthttphangup.OnDone(func(r hangup.Report) { done <- r }))
 			if got := halfCloseAndRead(t, serve(t, s), tc.req); got == "" {
 				t.Fatal("the half-closed client read nothing, want the answer")
 			}
@@ -58,6 +61,14 @@ func TestCompleteAnswerIsNotAbandoned(t *testing.T) {
 			adaptertest.WantAttrs(t, line, map[string]any{"status": tc.wantStatus, "gone_reason": "closed", "gone_phase": "handler"})
 			if n := abandoned.Load(); (n == 1) != tc.abandoned || n > 1 {
 				t.Errorf("OnAbandon called %d times, want abandoned = %v", n, tc.abandoned)
+			}
+			select {
+			case r := <-done:
+				if r.Abandoned() != tc.abandoned || r.Context == nil {
+					t.Errorf("OnDone: Abandoned %v, Context %v; want %v and the request's context", r.Abandoned(), r.Context, tc.abandoned)
+				}
+			case <-time.After(adaptertest.WaitLong):
+				t.Error("OnDone not called")
 			}
 		})
 	}
@@ -90,5 +101,43 @@ func TestMustFinishRefusedAfterDeparture(t *testing.T) {
 	}
 	if !refused.Load() {
 		t.Error("hangup.SetMustFinish accepted a request whose client had left")
+	}
+}
+
+// TestAdmissionWaitPhase: as for net/http's requests, a client that leaves
+// while its fasthttp request waits in an Admission's line (Wait) is counted
+// in phase before_handler, not handler: its work had not started.
+func TestAdmissionWaitPhase(t *testing.T) {
+	line := hangup.NewAdmission(1, 1, 0)
+	hold, err := line.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold()
+	waited := make(chan error, 1)
+	s := quietServer(func(fctx *fasthttp.RequestCtx) {
+		release, err := line.Wait(fasthttphangup.Context(fctx))
+		if err == nil {
+			release()
+		}
+		waited <- err
+	})
+	g := fasthttphangup.Install(s)
+	c := adaptertest.Dial(t, serve(t, s))
+	c.Send(adaptertest.GET)
+	deadline := time.Now().Add(adaptertest.WaitLong)
+	for line.Stats().Queued == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never waited in line")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	if err := <-waited; err == nil {
+		t.Fatal("Wait admitted a request whose client left, want an error")
+	}
+	st := g.Stats()
+	if st.GoneIn(hangup.PhaseBeforeHandler) != 1 || st.GoneIn(hangup.PhaseHandler) != 0 {
+		t.Errorf("gone before_handler %d, handler %d; want 1, 0", st.GoneIn(hangup.PhaseBeforeHandler), st.GoneIn(hangup.PhaseHandler))
 	}
 }

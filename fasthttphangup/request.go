@@ -108,7 +108,7 @@ func (g *Guard) begin(fctx *fasthttp.RequestCtx) (st *request, skip bool) {
 	st.cancel = cancel
 	// fasthttp resets user values after every request.
 	fctx.SetUserValue(stateKey{}, st)
-	st.lc.Begin(st)
+	st.lc.Begin(st, &g.books)
 	if c := g.lookup(fctx.Conn()); c != nil {
 		st.c = c
 		skip = c.reqs.Attach(&st.lc)
@@ -127,15 +127,12 @@ func (st *request) finish() (silent bool) {
 	if st.c != nil {
 		lc = &st.c.reqs
 	}
-	e := st.lc.Finish(lc)
-	if st.lc.Reports(e) {
-		st.lc.Report(e, st.report(), time.Now())
+	st.lc.Finish(lc)
+	if st.lc.Reports() {
+		st.lc.Report(st.report(), time.Now())
 	}
-	return e.Silent
+	return st.lc.Silent()
 }
-
-// Books is the lifecycle's Shell method: the Guard's counters.
-func (st *request) Books() *lifecycle.Books { return &st.g.books }
 
 // Cancel is the lifecycle's Shell method.
 func (st *request) Cancel(cause error) { st.cancel(cause) }
@@ -225,6 +222,7 @@ func (st *request) report() lifecycle.Report {
 		RemoteAddr: fctx.RemoteAddr().String(),
 		Start:      st.begun,
 		Status:     fctx.Response.StatusCode(),
+		Context:    &st.ctx,
 	}
 	// Body() would drain a streamed body into memory: count only what
 	// fasthttp already holds.

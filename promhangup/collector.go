@@ -10,6 +10,12 @@
 //	hangup_client_gone_total{phase}    counter  requests whose client went away, by phase
 //	hangup_detached_in_flight          gauge    MustFinish work running after its client left
 //	hangup_connections{watched}        gauge    connections tracked, by whether the kernel watcher watches them
+//
+// and, from Histograms (fed by the hangup.OnDone hook; see there for the
+// buckets and the bound on routes):
+//
+//	hangup_work_after_gone_seconds{route}     histogram  how long abandoned requests' handlers ran on after the client left
+//	hangup_request_duration_seconds{outcome}  histogram  start to handler return, outcome completed or abandoned
 package promhangup
 
 import (

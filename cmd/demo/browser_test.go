@@ -3,9 +3,11 @@ package demo_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -135,26 +137,23 @@ func (b *browser) eval(js string) {
 func (b *browser) waitText(id string, want ...string) string {
 	b.t.Helper()
 	js := fmt.Sprintf(`(() => { const e = document.getElementById(%q); return e ? e.textContent : ""; })()`, id)
-	deadline := time.Now().Add(waitLong)
-	for {
+	text := func() string {
 		ctx, cancel := context.WithTimeout(b.ctx, waitLong)
+		defer cancel()
 		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		cancel()
 		if err != nil {
 			b.t.Fatal(err)
 		}
-		ok := true
-		for _, w := range want {
-			ok = ok && strings.Contains(text, w)
-		}
-		if ok {
-			return text
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("#%s says %q, want it to say %q", id, text, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return text
 	}
+	return poll(b.t, fmt.Sprintf("#%s saying %q", id, want), 50*time.Millisecond, text, func(text string) bool {
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestBrowser drives the page in a real headless Chromium: each way a
@@ -260,5 +259,184 @@ func TestBrowser(t *testing.T) {
 			path = filepath.Join("..", "..", path)
 		}
 		b.screenshot(path)
+	}
+}
+
+// dataset reads the data attributes of the element id.
+func (b *browser) dataset(id string) map[string]string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitLong)
+	defer cancel()
+	js := fmt.Sprintf(`(() => { const e = document.getElementById(%q); return e ? Object.assign({}, e.dataset) : {}; })()`, id)
+	ds, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](js))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return ds
+}
+
+// chartNumbers are the numbers the page's charts show, read from the data
+// attributes they write.
+type chartNumbers struct {
+	working, workingGone, waiting, waitingGone, peakGone int
+	wastedSeconds                                        float64
+	abandoned                                            int
+	afterGone                                            []int     // per bucket: at most afterGoneBounds[i] seconds, the last past them all
+	afterGoneBounds                                      []float64 // seconds
+	afterGoneCount                                       int
+}
+
+// afterGonePast counts the abandoned requests whose work ran on past s
+// seconds after their client left (s one of the bounds).
+func (n chartNumbers) afterGonePast(s float64) int {
+	var c int
+	for i, v := range n.afterGone {
+		if i == len(n.afterGoneBounds) || n.afterGoneBounds[i] > s {
+			c += v
+		}
+	}
+	return c
+}
+
+func (b *browser) charts() chartNumbers {
+	b.t.Helper()
+	load, hist := b.dataset("load-summary"), b.dataset("hist-summary")
+	parse := func(what, v string) float64 {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			b.t.Fatalf("the charts' %s: %q: %v", what, v, err)
+		}
+		return f
+	}
+	num := func(ds map[string]string, k string) float64 { return parse(k, ds[k]) }
+	n := chartNumbers{
+		working:        int(num(load, "working")),
+		workingGone:    int(num(load, "workingGone")),
+		waiting:        int(num(load, "waiting")),
+		waitingGone:    int(num(load, "waitingGone")),
+		peakGone:       int(num(load, "peakGone")),
+		wastedSeconds:  num(load, "wastedSeconds"),
+		abandoned:      int(num(load, "abandoned")),
+		afterGoneCount: int(num(hist, "count")),
+	}
+	for c := range strings.SplitSeq(hist["counts"], ",") {
+		n.afterGone = append(n.afterGone, int(parse("histogram's counts", c)))
+	}
+	for c := range strings.SplitSeq(hist["bounds"], ",") {
+		n.afterGoneBounds = append(n.afterGoneBounds, parse("histogram's bounds", c))
+	}
+	if len(n.afterGone) != len(n.afterGoneBounds)+1 {
+		b.t.Fatalf("the histogram has %d buckets for %d bounds", len(n.afterGone), len(n.afterGoneBounds))
+	}
+	return n
+}
+
+// waitCharts polls the page's charts until ok holds, and returns them.
+func (b *browser) waitCharts(what string, ok func(chartNumbers) bool) chartNumbers {
+	b.t.Helper()
+	return poll(b.t, "charts: "+what, 100*time.Millisecond, b.charts, ok)
+}
+
+// TestBrowserMashReload is the seed's own scenario in a real headless
+// Chromium: "mash reload" fires requests in a row, each abandoned after a
+// short patience. With cancellation, the page's chart of work for nobody
+// drops to zero and nothing is wasted; with IgnoreDisconnect, work for
+// nobody piles up and every request's work is done for nobody. Each time
+// the charts' numbers are those of /metrics.
+func TestBrowserMashReload(t *testing.T) {
+	chromium(t)
+	const (
+		requests = 8
+		seconds  = 4 // of upstream work each: a sleep, cheap for a loaded machine
+		workers  = 4
+	)
+	wasted := map[bool]float64{}
+	for _, tc := range []struct {
+		name   string
+		ignore bool
+	}{
+		{"cancellation", false},
+		{"ignore disconnect", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := startDemo(t, demo.Config{Workers: workers, IgnoreDisconnect: tc.ignore})
+			b := startBrowser(t, d.url+"/")
+			b.waitText("conn", "live")
+			b.eval(fmt.Sprintf(`document.getElementById("seconds").value = "%d";
+				document.getElementById("work").value = "upstream"; updateLink();
+				document.getElementById("mash-n").value = "%d";
+				document.getElementById("mash-patience").value = "300";`, seconds, requests))
+			b.click("mash-start")
+			b.waitText("mash-status", fmt.Sprintf("done: %d requests, %d abandoned", requests, requests))
+
+			if tc.ignore {
+				// The burst is over and the work goes on, for nobody: the
+				// chart says so, as /metrics does.
+				type reading struct {
+					before, after chartNumbers
+					metric        float64 // demo_work_in_flight_client_gone, read between the two
+				}
+				read := func() reading {
+					r := reading{before: b.charts()}
+					r.metric = d.scrape()["demo_work_in_flight_client_gone"]
+					r.after = b.charts()
+					if r.after.abandoned == requests {
+						t.Fatalf("all the work ended before the chart and /metrics agreed on the work for nobody: %+v", r.after)
+					}
+					return r
+				}
+				r := poll(t, "the chart and /metrics agree on the work for nobody", 100*time.Millisecond, read, func(r reading) bool {
+					g := r.before.workingGone
+					return g > 0 && r.after.workingGone == g && r.metric == float64(g)
+				})
+				t.Logf("after the burst: %d working for nobody, %d waiting for nobody", r.after.workingGone, r.after.waitingGone)
+			}
+
+			n := b.waitCharts("every request abandoned and no work left", func(n chartNumbers) bool {
+				return n.abandoned == requests && n.working == 0 && n.waiting == 0
+			})
+			m := d.scrape()
+			t.Logf("charts %+v", n)
+			for _, c := range []struct {
+				what         string
+				page, metric float64
+			}{
+				{"work running", float64(n.working), m["demo_work_in_flight"]},
+				{"work running for nobody", float64(n.workingGone), m["demo_work_in_flight_client_gone"]},
+				{"requests waiting", float64(n.waiting), m["demo_work_waiting"]},
+				{"requests waiting for nobody", float64(n.waitingGone), m["demo_work_waiting_client_gone"]},
+				{"wasted seconds", n.wastedSeconds, m[workSeries("demo_work_seconds_total", demo.WorkUpstream, demo.OutcomeWasted)]},
+				{"abandoned requests", float64(n.abandoned), sum(m, "hangup_client_gone_total")},
+				{"abandoned requests in the histogram", float64(n.afterGoneCount), sum(m, "hangup_client_gone_total")},
+			} {
+				if math.Abs(c.page-c.metric) > 1e-6*math.Max(1, c.metric) {
+					t.Errorf("%s: the chart says %v, /metrics %v", c.what, c.page, c.metric)
+				}
+			}
+			// Past a second after the client left: work that ran on for nobody.
+			late := n.afterGonePast(1)
+			if tc.ignore {
+				if n.peakGone < 2 {
+					t.Errorf("at most %d at once worked or waited for nobody, want the work to pile up", n.peakGone)
+				}
+				if n.wastedSeconds < requests*seconds/2 || late < requests/2 {
+					t.Errorf("%.1f s wasted, %d requests ran on past a second; want most of %d × %d s, most of them", n.wastedSeconds, late, requests, seconds)
+				}
+			} else if late > 0 {
+				t.Errorf("%d requests ran on past a second after their client left", late)
+			}
+			wasted[tc.ignore] = n.wastedSeconds
+			shot := "demo-mash-" + strings.ReplaceAll(tc.name, " ", "-") + ".png"
+			b.screenshot(filepath.Join(artifactDir(t), shot))
+			if path := os.Getenv("HANGUP_MASH_SCREENSHOT"); path != "" && tc.ignore && !t.Failed() {
+				if !filepath.IsAbs(path) {
+					path = filepath.Join("..", "..", path)
+				}
+				b.screenshot(path)
+			}
+		})
+	}
+	if ok, ign := wasted[false], wasted[true]; ign <= 10*ok+1 {
+		t.Errorf("wasted seconds: %.2f with cancellation, %.2f without: want far more without", ok, ign)
 	}
 }

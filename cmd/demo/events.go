@@ -21,6 +21,8 @@ type Event struct {
 	//             upstream saw its request cancelled
 	//   end       its handler returned (Outcome, and Phase, Reason and
 	//             StoppedAfterMs when the client went away)
+	//   stats     the demo's work now (Stats), every statsEvery on each
+	//             stream, not through the Hub; hello has them too
 	Kind string    `json:"kind"`
 	ID   uint64    `json:"id,omitempty"` // the request's number, from 1
 	Time time.Time `json:"time"`
@@ -46,7 +48,8 @@ type Event struct {
 	ElapsedMs      float64 `json:"elapsed_ms,omitempty"`
 	BytesIn        int64   `json:"bytes_in,omitempty"`
 
-	Info *Info `json:"info,omitempty"` // hello only
+	Info  *Info  `json:"info,omitempty"`  // hello only
+	Stats *Stats `json:"stats,omitempty"` // stats and hello
 }
 
 // Info describes the demo's settings to the page.
@@ -57,7 +60,14 @@ type Info struct {
 	IgnoreDisconnect bool     `json:"ignore_disconnect"`
 	MaxUpload        int64    `json:"max_upload"`
 	UploadRate       int64    `json:"upload_rate"`
+	// AfterGoneBounds are the upper bounds, in seconds, of the buckets of
+	// Stats.AfterGone.
+	AfterGoneBounds []float64 `json:"after_gone_bounds"`
 }
+
+// statsEvery is how often each event stream gets the demo's Stats: often
+// enough for the page's charts to move with a burst of requests.
+const statsEvery = 500 * time.Millisecond
 
 // Hub fans events out to subscribers. A subscriber that does not keep up
 // loses events rather than slowing the requests down.
@@ -121,9 +131,9 @@ func (h *Hub) Close() {
 	}
 }
 
-// serveEvents streams the hub's events as Server-Sent Events until the
-// client leaves (hangup cancels the context the moment the tab closes) or
-// the hub closes.
+// serveEvents streams the hub's events as Server-Sent Events, and the
+// demo's Stats every statsEvery, until the client leaves (hangup cancels the
+// context the moment the tab closes) or the hub closes.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	events, stop := s.hub.Subscribe()
@@ -141,12 +151,14 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
-	info := s.info()
-	if !send(Event{Kind: "hello", Time: time.Now(), Info: &info}) {
+	info, st := s.info(), s.Stats()
+	if !send(Event{Kind: "hello", Time: time.Now(), Info: &info, Stats: &st}) {
 		return
 	}
-	keepAlive := time.NewTicker(15 * time.Second)
-	defer keepAlive.Stop()
+	// The stats are sent every statsEvery, so the stream never idles long
+	// enough to need a keep-alive comment.
+	tick := time.NewTicker(statsEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
@@ -155,8 +167,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			if !ok || !send(e) {
 				return
 			}
-		case <-keepAlive.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+		case <-tick.C:
+			st := s.Stats()
+			if !send(Event{Kind: "stats", Time: time.Now(), Stats: &st}) {
 				return
 			}
 		}

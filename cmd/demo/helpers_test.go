@@ -175,27 +175,74 @@ func (d *testDemo) get(target string) net.Conn {
 	return d.send("GET " + target + " HTTP/1.1\r\nHost: demo\r\n\r\n")
 }
 
-// metric reads one sample from /metrics; series is the name with its labels
-// in the exposition's order, e.g. demo_work_total{outcome="cancelled",work="cpu"}.
-func (d *testDemo) metric(series string) float64 {
+// poll calls get until ok holds of what it returns, every interval, and
+// returns that; after waitLong it fails t, saying what never happened.
+func poll[T any](t *testing.T, what string, interval time.Duration, get func() T, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for {
+		v := get()
+		if ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%+v: never %s", v, what)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// scrape reads /metrics: each sample's value by its series, the name with
+// its labels in the exposition's order, e.g.
+// demo_work_total{outcome="cancelled",work="cpu"}.
+func (d *testDemo) scrape() map[string]float64 {
 	d.t.Helper()
 	resp, err := http.Get(d.url + "/metrics")
 	if err != nil {
 		d.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	samples := make(map[string]float64)
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				d.t.Fatal(err)
-			}
-			return f
+		if strings.HasPrefix(sc.Text(), "#") {
+			continue
+		}
+		series, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			d.t.Fatalf("/metrics: %q: %v", sc.Text(), err)
+		}
+		samples[series] = f
+	}
+	if err := sc.Err(); err != nil {
+		d.t.Fatal(err)
+	}
+	return samples
+}
+
+// metric reads one sample from /metrics (see scrape for series).
+func (d *testDemo) metric(series string) float64 {
+	d.t.Helper()
+	v, ok := d.scrape()[series]
+	if !ok {
+		d.t.Fatalf("no series %s in /metrics", series)
+	}
+	return v
+}
+
+// sum adds up the samples of metric name, whatever their labels.
+func sum(samples map[string]float64, name string) float64 {
+	var total float64
+	for series, v := range samples {
+		if series == name || strings.HasPrefix(series, name+"{") {
+			total += v
 		}
 	}
-	d.t.Fatalf("no series %s in /metrics", series)
-	return 0
+	return total
 }
 
 func workSeries(name, work, outcome string) string {

@@ -31,20 +31,25 @@ const (
 //	demo_work_seconds_total{work,outcome}  counter  seconds of work, by kind and outcome
 //	demo_work_total{work,outcome}          counter  pieces of work, by kind and outcome
 //	demo_work_in_flight                    gauge    pieces of work running
+//	demo_work_in_flight_client_gone        gauge    of which for a client that has left
 //	demo_work_waiting                      gauge    requests waiting for a free worker
+//	demo_work_waiting_client_gone          gauge    of which for a client that has left
 //	demo_upload_bytes_total                counter  upload body bytes read
 //
-// next to hangup's own (see package promhangup).
+// next to hangup's own (see package promhangup). The gauges read the board
+// at each scrape, as the page's charts do.
 type metrics struct {
 	reg         *prometheus.Registry
 	workSeconds *prometheus.CounterVec
 	workTotal   *prometheus.CounterVec
-	inFlight    prometheus.Gauge
-	waiting     prometheus.GaugeFunc // the Admission's line, read at each scrape
 	uploadBytes prometheus.Counter
 }
 
-func newMetrics(g *hangup.Guard, line *hangup.Admission, works []string) *metrics {
+func newMetrics(g *hangup.Guard, b *board, works []string) *metrics {
+	gauge := func(name, help string, read func(Stats) int) prometheus.GaugeFunc {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(read(b.stats())) })
+	}
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		workSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -55,14 +60,6 @@ func newMetrics(g *hangup.Guard, line *hangup.Admission, works []string) *metric
 			Name: "demo_work_total",
 			Help: "Pieces of work done, by work kind and outcome (completed, cancelled, wasted, failed).",
 		}, []string{"work", "outcome"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "demo_work_in_flight",
-			Help: "Pieces of work running now.",
-		}),
-		waiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "demo_work_waiting",
-			Help: "Requests waiting for a free worker.",
-		}, func() float64 { return float64(line.Stats().Waiting) }),
 		uploadBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "demo_upload_bytes_total",
 			Help: "Upload body bytes read.",
@@ -78,7 +75,15 @@ func newMetrics(g *hangup.Guard, line *hangup.Admission, works []string) *metric
 	}
 	m.reg.MustRegister(
 		promhangup.NewCollector(g),
-		m.workSeconds, m.workTotal, m.inFlight, m.waiting, m.uploadBytes,
+		m.workSeconds, m.workTotal, m.uploadBytes,
+		gauge("demo_work_in_flight", "Pieces of work running now.",
+			func(s Stats) int { return s.Working }),
+		gauge("demo_work_in_flight_client_gone", "Pieces of work running now for a client that has already left.",
+			func(s Stats) int { return s.WorkingGone }),
+		gauge("demo_work_waiting", "Requests waiting for a free worker.",
+			func(s Stats) int { return s.Waiting }),
+		gauge("demo_work_waiting_client_gone", "Requests waiting for a free worker for a client that has already left.",
+			func(s Stats) int { return s.WaitingGone }),
 		collectors.NewGoCollector(),
 	)
 	return m

@@ -20,7 +20,9 @@
 //	demo_work_seconds_total{work,outcome}  counter  seconds of work, by kind and outcome
 //	demo_work_total{work,outcome}          counter  pieces of work, by kind and outcome
 //	demo_work_in_flight                    gauge    pieces of work running
+//	demo_work_in_flight_client_gone        gauge    of which for a client that has left
 //	demo_work_waiting                      gauge    requests waiting for a free worker
+//	demo_work_waiting_client_gone          gauge    of which for a client that has left
 //	demo_upload_bytes_total                counter  upload body bytes read
 //
 // where outcome is completed, cancelled, wasted (ran to its end for a client
@@ -52,6 +54,7 @@ type Server struct {
 	srv     *http.Server
 	guard   *hangup.Guard
 	hub     *Hub
+	board   *board // the work under way and the totals of the work done, for Stats
 	metrics *metrics
 
 	sqlite   *sqliteWork
@@ -96,6 +99,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		cfg:    cfg,
 		log:    cfg.Logger,
 		hub:    NewHub(),
+		board:  newBoard(),
 		admit:  hangup.NewAdmission(cfg.Workers, cfg.Queue, cfg.QueueTimeout),
 		active: make(map[string]*reqState),
 		works:  map[string]worker{WorkCPU: cpuWork{}},
@@ -151,7 +155,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		opts = append(opts, hangup.WithAccessLog(s.log))
 	}
 	s.guard = hangup.Install(s.srv, opts...)
-	s.metrics = newMetrics(s.guard, s.admit, s.Works())
+	s.metrics = newMetrics(s.guard, s.board, s.Works())
 	// The registry needs the Guard, so /metrics is registered last.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	return s, nil
@@ -251,6 +255,7 @@ func (s *Server) info() Info {
 		IgnoreDisconnect: s.cfg.IgnoreDisconnect,
 		MaxUpload:        s.cfg.MaxUpload,
 		UploadRate:       s.cfg.UploadRate,
+		AfterGoneBounds:  afterGoneBounds,
 	}
 }
 
@@ -335,6 +340,7 @@ func (s *Server) abandoned(rep hangup.Report) {
 		rs.log = s.log.With("id", rs.id)
 		s.publish(rs, Event{Kind: "start", Method: rep.Method, Path: rep.Path, Client: rep.RemoteAddr, Time: rep.Start})
 	}
+	s.board.abandon(rep.StoppedAfter)
 	if rs.outcome == "" {
 		rs.outcome = OutcomeCancelled
 	}

@@ -73,20 +73,30 @@ func (s *Server) workContext(r *http.Request) (context.Context, context.CancelFu
 
 // runJob waits for a free worker (giving up when ctx is done), runs j on
 // it and reports its progress each second, to the log and the page.
-func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j job) jobResult {
+func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j job) (out jobResult) {
+	bj := s.board.wait(r.Context())
 	release, free := s.admit.TryAcquire()
 	if !free {
 		rs.log.Info("waiting for a free worker", "workers", s.cfg.Workers)
 		s.publish(rs, Event{Kind: "wait", Detail: fmt.Sprintf("all %d workers busy: waiting", s.cfg.Workers)})
 		var err error
 		if release, err = s.admit.Wait(ctx); err != nil {
+			s.board.leave(bj, 0)
 			err = fmt.Errorf("gave up waiting for a worker: %w", err)
 			return jobResult{err: err, outcome: outcomeOf(r, err)}
 		}
 	}
 	defer release()
-	s.metrics.inFlight.Inc()
-	defer s.metrics.inFlight.Dec()
+	// Off the board before the worker is free, so that the board never
+	// shows more work running than there are workers.
+	defer func() {
+		var wasted time.Duration
+		if out.outcome == OutcomeWasted {
+			wasted = out.elapsed
+		}
+		s.board.leave(bj, wasted)
+	}()
+	s.board.start(bj)
 	s.publish(rs, Event{Kind: "work", Work: j.kind, Seconds: j.seconds})
 
 	start := time.Now()
@@ -103,7 +113,6 @@ func (s *Server) runJob(ctx context.Context, r *http.Request, rs *reqState, j jo
 	if s.cfg.IgnoreDisconnect {
 		gone = hangup.Gone(r.Context())
 	}
-	var out jobResult
 wait:
 	for {
 		select {

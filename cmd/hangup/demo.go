@@ -34,8 +34,8 @@ var demoRenamed = map[string]string{"addr": "listen", "workers": "max-inflight",
 const demoUsage = `usage: hangup demo [flags]
 
 The seed's cancellation demo, made real: open http://localhost:8888, abandon
-requests (close a tab, abort a fetch, abort an upload) and watch the work
-behind them stop, on the page and in this terminal.
+requests (close a tab, abort a fetch, abort an upload, mash reload) and
+watch the work behind them stop, on the page and in this terminal.
 
   GET  /slow?seconds=N&work=sqlite|postgres|upstream|cpu
   POST /upload            401 at once without an Authorization header
@@ -133,7 +133,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   Open %s and:
     1. open the slow page in a new tab, then close the tab before it finishes;
     2. start a fetch, then abort it;
-    3. start an upload, then abort it, or upload without credentials (401 at once).
+    3. start an upload, then abort it, or upload without credentials (401 at once);
+    4. mash reload: requests in a row, each abandoned after a short patience,
+       and watch the charts of the work done for nobody (start the demo again
+       with --ignore-disconnect to see it pile up).
   Each request's work stops the instant its client leaves: watch this log.
 
 `, url)

@@ -68,7 +68,8 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run maps a command's error to an exit code: 0 ok, 2 usage, 1 anything else.
+// run maps a command's error to an exit code: 0 ok, 2 usage, an
+// exitError's own code, 1 anything else.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		// No command is a usage error: the list goes where errors go.
@@ -106,13 +107,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := cmd.run(ctx, args[1:], stdout, stderr)
+	var exit *exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &exit):
+		for _, l := range exit.lines {
+			fmt.Fprintf(stderr, "hangup %s: %s\n", args[0], l)
+		}
+		return exit.code
 	case errors.Is(err, errUsage):
 		// The mark is for this switch, not for the user: the message
 		// already says what to fix.
-		fmt.Fprintf(stderr, "hangup %s: %s\n", args[0], strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
+		fmt.Fprintf(stderr, "hangup %s: %s\n", args[0], usageText(err))
 		return 2
 	default:
 		fmt.Fprintf(stderr, "hangup %s: %v\n", args[0], err)
@@ -120,11 +127,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// exitError is a command's verdict with an exit code of its own (storm's
+// failed thresholds: 3), and the lines that say why, one a line.
+type exitError struct {
+	code  int
+	lines []string
+}
+
+func (e *exitError) Error() string { return strings.Join(e.lines, "; ") }
+
 // errUsage marks errors caused by bad flags or arguments (exit code 2).
 var errUsage = errors.New("usage error")
 
-// hangupMessage is what a server command logs on SIGHUP.
-const hangupMessage = "SIGHUP: reload is not supported yet; ignoring"
+// usageText is err's message without the mark, which is for run's switch,
+// not for the user: the message already says what to fix.
+func usageText(err error) string {
+	return strings.TrimSuffix(err.Error(), ": "+errUsage.Error())
+}
+
+// hangupMessage is what a server command logs on SIGHUP, and
+// proxyHangupMessage what the proxy logs without a --config file.
+const (
+	hangupMessage      = "SIGHUP: reload is not supported yet; ignoring"
+	proxyHangupMessage = "SIGHUP: nothing to reload without --config; ignoring"
+)
 
 // ignoreHangup makes SIGHUP a log line instead of the end of the process, for
 // the commands that serve traffic (demo, proxy). Its default action exits at
@@ -134,6 +160,13 @@ const hangupMessage = "SIGHUP: reload is not supported yet; ignoring"
 // generator whose terminal went away should stop. stop undoes it and returns
 // once no more line can be logged.
 func ignoreHangup(log *slog.Logger) (stop func()) {
+	return onHangup(func() { log.Warn(hangupMessage) })
+}
+
+// onHangup calls do at each SIGHUP, one call at a time, instead of the
+// signal's default (see ignoreHangup). stop undoes it and returns once do
+// is no longer running.
+func onHangup(do func()) (stop func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -143,7 +176,7 @@ func ignoreHangup(log *slog.Logger) (stop func()) {
 		for {
 			select {
 			case <-sig:
-				log.Warn(hangupMessage)
+				do()
 			case <-done:
 				return
 			}

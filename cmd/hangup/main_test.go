@@ -128,7 +128,7 @@ func TestHelpProcess(t *testing.T) {
 		{[]string{"nosuch"}, 2, "", `unknown command "nosuch"`},
 		{[]string{"help", "nosuch"}, 2, "", `unknown command "nosuch"`},
 		{[]string{"demo", "--addr", ":0"}, 2, "", "flag --addr was renamed --listen"},
-		{[]string{"storm", "--timeout=1s"}, 2, "", "flag --timeout was renamed --connect-timeout"},
+		{[]string{"storm", "--threshold", "p99<<1ms", "http://127.0.0.1:1/"}, 2, "", `bad threshold "p99<<1ms"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestProxyHelperProcess$", "--"}, tc.args...)...)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"github.com/hangup-dev/hangup/cmd/proxy"
 	"io"
 	"net"
@@ -147,10 +148,13 @@ func TestProxyTrustedProxyFlag(t *testing.T) {
 	if got, want := f.String(), "10.0.0.0/8,127.0.0.1/32,::1/128,192.168.1.0/24"; got != want {
 		t.Errorf("after two flags: %s, want %s", got, want)
 	}
-	f.replace = true // as after the environment
-	f.Set("172.16.0.0/12")
-	if got, want := f.String(), "172.16.0.0/12"; got != want {
-		t.Errorf("a flag after the environment: %s, want %s", got, want)
+	withProxyEnv(t, map[string]string{"HANGUP_TRUSTED_PROXY": "10.0.0.0/8"})
+	p, err := parseProxyFlags([]string{"--upstream", "http://a", "--trusted-proxy", "172.16.0.0/12"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(p.cfg.TrustedProxies), "[172.16.0.0/12]"; got != want {
+		t.Errorf("a flag and the environment: %s, want %s", got, want)
 	}
 }
 
@@ -416,7 +420,8 @@ func TestProxySIGTERM(t *testing.T) {
 	out.waitFor(t, "proxy stopped")
 }
 
-// TestProxySIGHUP: SIGHUP (issue 16, case 7) is logged and changes nothing.
+// TestProxySIGHUP: SIGHUP (issue 16, case 7) without --config is logged and
+// changes nothing.
 // The request in flight gets the upstream's whole answer, and the proxy
 // serves the next request. By default SIGHUP ends a Go program: the proxy
 // exited 129 at once and the request in flight got an empty reply.
@@ -474,7 +479,7 @@ func TestProxySIGHUP(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	line := p.out.waitFor(t, hangupMessage)
+	line := p.out.waitFor(t, proxyHangupMessage)
 	if line["level"] != "WARN" {
 		t.Errorf("SIGHUP logged at %v, want WARN", line["level"])
 	}

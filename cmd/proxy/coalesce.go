@@ -277,7 +277,7 @@ func (f *flight) run(r *http.Request) {
 		p.writeError(bw, req, err)
 		return
 	}
-	defer p.pool.done(f.rec, release)
+	defer p.ups.done(f.rec, release)
 	p.rp.ServeHTTP(bw, req)
 }
 

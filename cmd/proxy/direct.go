@@ -27,9 +27,11 @@ import (
 // Transports, upstream URLs with a path or query, coalesced requests) goes
 // through ReverseProxy.
 
-// direct reports whether r takes the direct path.
+// direct reports whether r takes the direct path: every backend of the
+// pool can (forward also asks the request's own, which a reload may have
+// left out of the pool).
 func (p *Proxy) direct(r *http.Request) bool {
-	if !p.directOK {
+	if !p.directOK || !p.pool().direct {
 		return false
 	}
 	switch r.Method {
@@ -212,7 +214,7 @@ func (p *Proxy) forwardDirect(w http.ResponseWriter, r *http.Request, rec *recor
 		start = time.Time{} // it waited: now
 	}
 	deadline := t.deadline(start)
-	b := p.pool.backendOf(rec)
+	b := p.pool().backendOf(rec)
 	var (
 		res   *http.Response
 		err   error
@@ -222,7 +224,7 @@ func (p *Proxy) forwardDirect(w http.ResponseWriter, r *http.Request, rec *recor
 		var raw error
 		res, raw = b.h1.roundTrip(r, deadline, w)
 		res, err = t.account(r.Context(), rec, b, nil, res, raw)
-		b = p.pool.after(r, rec, b, err, raw, &tried)
+		b = p.pool().after(r, rec, b, err, raw, &tried, true)
 	}
 	if err != nil {
 		p.answerError(w, rec, err)

@@ -342,6 +342,15 @@ func (t *h1Transport) closeExpired() {
 	}
 }
 
+// retire makes t keep no connection idle from now on (a reload took its
+// upstream out of the pool: reload.go), and closes those it has.
+func (t *h1Transport) retire() {
+	t.mu.Lock()
+	t.maxIdle = 0
+	t.mu.Unlock()
+	t.CloseIdleConnections()
+}
+
 // CloseIdleConnections closes the idle connections.
 func (t *h1Transport) CloseIdleConnections() {
 	t.mu.Lock()

@@ -134,7 +134,7 @@ func TestH1ReusesConnections(t *testing.T) {
 		}
 	})
 	h := startProxy(t, Config{Upstream: u.url})
-	if h.p.pool.backends[0].h1 == nil {
+	if h.p.pool().backends[0].h1 == nil {
 		t.Fatal("the default Transport has no direct path for an http:// upstream")
 	}
 	c := client(t)
@@ -206,7 +206,7 @@ func TestH1ConnectionClose(t *testing.T) {
 		t.Errorf("the upstream accepted %d connections for 3 answers with Connection: close, want 3", n)
 	}
 	waitFor(t, "the upstream's connections all closed", func() bool { return u.closed.Load() == 3 })
-	if n := h.p.pool.backends[0].h1.idleCount(); n != 0 {
+	if n := h.p.pool().backends[0].h1.idleCount(); n != 0 {
 		t.Errorf("%d connections kept idle after answers with Connection: close", n)
 	}
 }

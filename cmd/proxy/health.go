@@ -36,9 +36,14 @@ const (
 type health struct {
 	maxFails int // 0: never ejected
 	base     time.Duration
+	active   bool         // health checks decide returns: no probe request (healthcheck.go)
 	down     atomic.Bool  // ejected (its probe may be due)
 	fails    atomic.Int32 // failures in a row
 	ejected  atomic.Uint64
+	// checkFails counts the health checks failed in a row
+	// (healthcheck.go), apart from fails: an upstream whose checks fail
+	// while its requests are answered is still ejected.
+	checkFails atomic.Int32
 
 	mu      sync.Mutex
 	since   time.Time     // ejected at; guarded by mu
@@ -47,9 +52,10 @@ type health struct {
 	probing bool          // a probe is out; guarded by mu
 }
 
-func (h *health) init(maxFails int, base time.Duration) {
+func (h *health) init(maxFails int, base time.Duration, active bool) {
 	h.maxFails = max(maxFails, 0)
 	h.base = base
+	h.active = active
 }
 
 // takeProbe reports whether the ejected backend's probe is due at now, and
@@ -57,7 +63,7 @@ func (h *health) init(maxFails int, base time.Duration) {
 func (h *health) takeProbe(now time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.down.Load() || h.probing || now.Before(h.until) {
+	if h.active || !h.down.Load() || h.probing || now.Before(h.until) {
 		return false
 	}
 	h.probing = true
@@ -92,6 +98,14 @@ func (pl *pool) report(b *backend, rec *record, verdict int) {
 	if probe {
 		rec.probe = false
 	}
+	if b.retired.Load() {
+		// A reload took it out: no verdict (an ejection would withhold
+		// nothing, and log about an upstream gone).
+		if probe {
+			h.probeDone()
+		}
+		return
+	}
 	switch verdict {
 	case attemptAnswered:
 		if h.fails.Load() != 0 {
@@ -113,8 +127,9 @@ func (pl *pool) report(b *backend, rec *record, verdict int) {
 }
 
 // eject takes b out for its next backoff, or again, after a failed probe,
-// for twice the last.
-func (pl *pool) eject(b *backend, fails int) {
+// for twice the last; with health checks, until one passes. attrs are
+// more of the log line's.
+func (pl *pool) eject(b *backend, fails int, attrs ...any) {
 	h := &b.health
 	h.mu.Lock()
 	if h.down.Load() && !h.probing {
@@ -133,9 +148,13 @@ func (pl *pool) eject(b *backend, fails int) {
 	backoff := h.backoff
 	h.mu.Unlock()
 	h.ejected.Add(1)
-	pl.withhold()
+	pl.ups.withhold()
 	if pl.log != nil {
-		pl.log.Warn("upstream ejected", "upstream", b.name, "fails", fails, "for", backoff.String())
+		until := backoff.String()
+		if h.active {
+			until = "until a health check passes"
+		}
+		pl.log.Warn("upstream ejected", append([]any{"upstream", b.name, "fails", fails, "for", until}, attrs...)...)
 	}
 }
 
@@ -151,7 +170,7 @@ func (pl *pool) restore(b *backend) {
 	h.down.Store(false)
 	h.probing, h.backoff = false, 0
 	h.mu.Unlock()
-	pl.withhold()
+	pl.ups.withhold()
 	if pl.log != nil {
 		pl.log.Info("upstream returned", "upstream", b.name, "after", out.Round(time.Millisecond).String())
 	}

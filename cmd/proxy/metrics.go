@@ -28,6 +28,12 @@ import (
 //	hangup_proxy_upstream_healthy{upstream}            gauge    1, or 0 while it is ejected (health.go)
 //	hangup_proxy_upstream_ejections_total{upstream}    counter  times it was ejected
 //
+// and for reloads (reload.go):
+//
+//	hangup_proxy_config_reloads_total{result}                   counter  reloads, by result: ok, error
+//	hangup_proxy_config_last_reload_success_timestamp_seconds   gauge    when the last reload that took
+//	                                                                     effect did (0: none yet)
+//
 // The queue's are read from the admission line's Stats at each scrape, so
 // that the line keeps its one count of each.
 const (
@@ -50,10 +56,22 @@ type metrics struct {
 	byOutcome map[string]prometheus.Counter
 
 	perUpstream *prometheus.CounterVec
-	pool        *pool // its gauges are read at each scrape; set by New
+	ups         *pools // the current pool's gauges are read at each scrape; set by New
 	inflight    *prometheus.Desc
 	healthy     *prometheus.Desc
 	ejections   *prometheus.Desc
+
+	reloads    map[bool]prometheus.Counter // by success
+	reloadsVec *prometheus.CounterVec
+	lastReload prometheus.Gauge
+}
+
+// reloaded counts a reload that succeeded (ok) or not.
+func (m *metrics) reloaded(ok bool) {
+	m.reloads[ok].Inc()
+	if ok {
+		m.lastReload.SetToCurrentTime()
+	}
 }
 
 // backendMetrics are one upstream's counters, resolved once.
@@ -104,6 +122,15 @@ func newMetrics(line *hangup.Admission) *metrics {
 	for _, o := range []string{outcomeCompleted, outcomeCancelled, outcomeError, outcomeTimeout} {
 		m.byOutcome[o] = m.upstream.WithLabelValues(o)
 	}
+	m.reloadsVec = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hangup_proxy_config_reloads_total",
+		Help: "Reloads of the configuration (SIGHUP), by result: ok (in effect), error (refused; the running configuration stayed).",
+	}, []string{"result"})
+	m.reloads = map[bool]prometheus.Counter{true: m.reloadsVec.WithLabelValues("ok"), false: m.reloadsVec.WithLabelValues("error")}
+	m.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hangup_proxy_config_last_reload_success_timestamp_seconds",
+		Help: "When the last reload that took effect did, in seconds since the epoch; 0: none yet.",
+	})
 	return m
 }
 
@@ -132,6 +159,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.inflight
 	ch <- m.healthy
 	ch <- m.ejections
+	m.reloadsVec.Describe(ch)
+	m.lastReload.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -151,7 +180,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(d.n), d.reason)
 	}
 	m.perUpstream.Collect(ch)
-	for _, b := range m.pool.backends {
+	for _, b := range m.ups.cur.Load().backends {
 		healthy := 1.0
 		if b.health.down.Load() {
 			healthy = 0
@@ -160,6 +189,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.healthy, prometheus.GaugeValue, healthy, b.name)
 		ch <- prometheus.MustNewConstMetric(m.ejections, prometheus.CounterValue, float64(b.health.ejected.Load()), b.name)
 	}
+	m.reloadsVec.Collect(ch)
+	m.lastReload.Collect(ch)
 }
 
 // Collector returns the proxy's own metrics (hangup_proxy_*), to register
@@ -187,7 +218,7 @@ func (p *Proxy) AdminHandler(g *hangup.Guard) http.Handler {
 			w.Write([]byte("shutting down\n"))
 			return
 		}
-		if !p.pool.healthy() {
+		if !p.pool().healthy() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte("no upstream is healthy\n"))
 			return

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,89 +56,141 @@ type backend struct {
 	h1       *h1Transport // its own connections for what h1Transport serves; nil (https, h2c): rt serves all
 	direct   bool         // body-less GET and HEAD may take the direct path (direct.go)
 	viaProxy bool         // rt sends to it through a forward proxy (target.go)
-	inflight atomic.Int64 // requests given to it and not yet done
+	limit    int          // its slots; 0: no limit (and no line)
+	// inflight counts the requests at its upstream, given to it or to the
+	// backend of the same name that a reload replaced (reload.go): one
+	// count per upstream, so that a reload never lets more than its limit
+	// in at once.
+	inflight *atomic.Int64
+	own      atomic.Int64    // requests given to this backend and not yet done
+	retired  atomic.Bool     // a reload took it out of the pool (reload.go)
+	settings backendSettings // what it was made of, to tell whether a reload changes it
 	health   health
+	check    *healthCheck // nil: no active health checks (healthcheck.go)
 	m        *backendMetrics
 }
 
-// pool holds the backends and picks one for each request.
+// pool holds the backends and picks one for each request. A reload
+// replaces it whole (reload.go); the line and its withheld slots are the
+// pools'.
 type pool struct {
 	backends []*backend
 	policy   string
 	turn     atomic.Uint64 // round_robin's next
-	limit    int           // slots per backend; 0: no limit (and no line)
-	line     *hangup.Admission
-	log      *slog.Logger // ejections and returns; nil: none
+	direct   bool          // every backend may take the direct path (direct.go)
+	log      *slog.Logger  // ejections and returns; nil: none
 	retry    retryPolicy
+	ups      *pools
+}
 
-	mu   sync.Mutex
-	owed int    // slots to withhold from the line as they come free; guarded by mu
-	held int    // slots withheld; guarded by mu
-	give func() // the line's release, to return held slots; guarded by mu
+// pools is the proxy's pool of the moment, and what outlives a reload: the
+// admission line and the slots withheld from it.
+type pools struct {
+	cur    atomic.Pointer[pool]
+	line   *hangup.Admission // nil: no MaxInflight, no line
+	reload sync.Mutex        // held by Reload (reload.go), and to start and stop the health checks
+	// checking: Serve runs, and so do the backends' health checks
+	// (healthcheck.go); guarded by reload
+	checking bool
+
+	mu      sync.Mutex
+	owed    int        // slots to withhold from the line as they come free; guarded by mu
+	held    int        // slots withheld; guarded by mu
+	give    func()     // the line's release, to return held slots; guarded by mu
+	retired []*backend // taken out by reloads and not yet drained; guarded by mu
 }
 
 // newPool makes the backends of cfg, which check has accepted, each with its
-// own connections.
-func newPool(cfg *Config, fwd *forwarding, m *metrics) *pool {
-	ups := cfg.upstreams()
-	pl := &pool{policy: cfg.Balance, limit: cfg.MaxInflight, log: cfg.Logger}
+// own connections, but for those of old (the pool a reload replaces, or
+// nil) that cfg leaves as they were, which it keeps.
+func newPool(cfg *Config, fwd *forwarding, m *metrics, ups *pools, old *pool) *pool {
+	pl := &pool{policy: cfg.Balance, log: cfg.Logger, ups: ups, direct: true}
 	if pl.policy == "" {
 		pl.policy = BalanceLeastInflight
 	}
-	pl.line = newLine(cfg, len(ups))
 	pl.retry = retryPolicy{idempotent: cfg.RetryIdempotent}
-	for _, u := range ups {
-		b := &backend{name: upstreamName(u), target: u}
-		network, addr := "tcp", ""
-		switch u.Scheme {
-		case "unix":
-			// The socket's path is where to dial, not part of the requests,
-			// which go to http://localhost, as nginx's do.
-			network, addr = "unix", u.Path
-			b.target = &url.URL{Scheme: "http", Host: "localhost"}
-		case "h2c":
-			t := *u
-			t.Scheme = "http" // the requests' scheme; h2cTransport speaks HTTP/2
-			b.target = &t
-		}
-		f := *fwd
-		f.upstreamHost = b.target.Host
-		b.fwd = &f
-		b.rt = cfg.Transport
-		if b.rt == nil && u.Scheme == "h2c" {
-			b.rt = h2cTransport()
-		}
-		if b.rt == nil {
-			t := http.DefaultTransport.(*http.Transport).Clone()
-			t.MaxIdleConnsPerHost = 64
-			t.DisableCompression = true
-			t.DialContext = dialUpstream(network, addr)
-			if u.Scheme == "https" {
-				setUpstreamTLS(t, u, cfg.UpstreamTLS)
-			}
-			if network == "unix" {
-				t.Proxy = nil
-			}
-			b.rt = t
-		}
-		b.viaProxy = forwardProxied(b.rt, b.target)
-		if cfg.Transport == nil && u.Scheme != "h2c" && h1Upstream(b.target) {
-			b.h1 = newH1Transport(b.target)
-			if network == "unix" {
-				b.h1.network, b.h1.addr = network, addr
-			}
-			b.h1.fwd = b.fwd
-			b.direct = directUpstream(b.target)
-		}
-		b.health.init(cfg.MaxFails, cfg.FailTimeout)
-		b.m = m.backend(b.name)
+	for _, u := range cfg.upstreams() {
+		b := newBackend(cfg, u, fwd, m, old)
+		pl.direct = pl.direct && b.direct
 		pl.backends = append(pl.backends, b)
 	}
 	return pl
 }
 
-// upstreamName is how logs and metrics name u.
-func upstreamName(u *url.URL) string {
+// newBackend makes the backend of cfg for u, or returns old's if it has
+// the same settings. A new backend of a name that old has counts its
+// requests in flight with old's.
+func newBackend(cfg *Config, u *url.URL, fwd *forwarding, m *metrics, old *pool) *backend {
+	name := UpstreamName(u)
+	opt := cfg.UpstreamOptions[name]
+	tlsConf := cfg.UpstreamTLS
+	if opt.TLS != nil {
+		tlsConf = opt.TLS
+	}
+	limit := cfg.MaxInflight
+	if opt.MaxInflight > 0 {
+		limit = opt.MaxInflight
+	}
+	settings := backendSettings{url: u.String(), limit: limit, maxFails: cfg.MaxFails, failTimeout: cfg.FailTimeout, rt: cfg.Transport, tls: tlsConf,
+		healthPath: cfg.HealthPath, healthInterval: cfg.HealthInterval, healthTimeout: cfg.HealthTimeout}
+	inflight := new(atomic.Int64)
+	if prev := old.named(name); prev != nil {
+		if prev.settings.equal(&settings) {
+			return prev
+		}
+		inflight = prev.inflight
+	}
+	b := &backend{name: name, target: u, limit: limit, inflight: inflight, settings: settings}
+	network, addr := "tcp", ""
+	switch u.Scheme {
+	case "unix":
+		// The socket's path is where to dial, not part of the requests,
+		// which go to http://localhost, as nginx's do.
+		network, addr = "unix", u.Path
+		b.target = &url.URL{Scheme: "http", Host: "localhost"}
+	case "h2c":
+		t := *u
+		t.Scheme = "http" // the requests' scheme; h2cTransport speaks HTTP/2
+		b.target = &t
+	}
+	f := *fwd
+	f.upstreamHost = b.target.Host
+	b.fwd = &f
+	b.rt = cfg.Transport
+	if b.rt == nil && u.Scheme == "h2c" {
+		b.rt = h2cTransport()
+	}
+	if b.rt == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		t.DisableCompression = true
+		t.DialContext = dialUpstream(network, addr)
+		if u.Scheme == "https" {
+			setUpstreamTLS(t, u, tlsConf)
+		}
+		if network == "unix" {
+			t.Proxy = nil
+		}
+		b.rt = t
+	}
+	b.viaProxy = forwardProxied(b.rt, b.target)
+	if cfg.Transport == nil && u.Scheme != "h2c" && h1Upstream(b.target) {
+		b.h1 = newH1Transport(b.target)
+		if network == "unix" {
+			b.h1.network, b.h1.addr = network, addr
+		}
+		b.h1.fwd = b.fwd
+		b.direct = directUpstream(b.target)
+	}
+	b.check = newHealthCheck(cfg, b)
+	b.health.init(cfg.MaxFails, cfg.FailTimeout, b.check != nil)
+	b.m = m.backend(b.name)
+	return b
+}
+
+// UpstreamName is how logs, metrics and Config.UpstreamOptions name the
+// upstream u: host:port as in its URL, or unix:/path.
+func UpstreamName(u *url.URL) string {
 	if u.Scheme == "unix" {
 		return "unix:" + u.Path
 	}
@@ -175,7 +228,7 @@ func checkUpstreams(ups []*url.URL, ownTransport, upstreamTLS bool) error {
 		case u.User != nil:
 			return fmt.Errorf("proxy: upstream %q: credentials in the URL are not supported", u.Redacted())
 		}
-		name := upstreamName(u)
+		name := UpstreamName(u)
 		if seen[name] {
 			return fmt.Errorf("proxy: upstream %s given twice; give each upstream once", name)
 		}
@@ -187,6 +240,31 @@ func checkUpstreams(ups []*url.URL, ownTransport, upstreamTLS bool) error {
 			first = u
 		} else if u.EscapedPath() != first.EscapedPath() || u.RawQuery != first.RawQuery {
 			return fmt.Errorf("proxy: upstreams %q and %q: every upstream must have the same path and query (a request may be retried on another)", first.String(), u.String())
+		}
+	}
+	return nil
+}
+
+// checkUpstreamOptions checks that every UpstreamOptions is an upstream's,
+// and fits it.
+func (cfg *Config) checkUpstreamOptions() error {
+	scheme := make(map[string]string)
+	for _, u := range cfg.upstreams() {
+		scheme[UpstreamName(u)] = u.Scheme
+	}
+	for name, o := range cfg.UpstreamOptions {
+		s, ok := scheme[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("proxy: UpstreamOptions for %q, which is no upstream of the pool; name it as logs do: host:port, or unix:/path", name)
+		case o.MaxInflight < 0:
+			return fmt.Errorf("proxy: UpstreamOptions of %s: MaxInflight must not be negative", name)
+		case o.MaxInflight > 0 && cfg.MaxInflight <= 0:
+			return fmt.Errorf("proxy: UpstreamOptions of %s: MaxInflight needs Config.MaxInflight, the other upstreams' (the pool's line counts every upstream's slots)", name)
+		case o.TLS != nil && s != "https":
+			return fmt.Errorf("proxy: UpstreamOptions of %s: TLS is for an https:// upstream", name)
+		case o.TLS != nil && cfg.Transport != nil:
+			return fmt.Errorf("proxy: UpstreamOptions of %s: TLS applies to the proxy's own Transport; with Config.Transport set, give the TLS settings to that Transport", name)
 		}
 	}
 	return nil
@@ -222,26 +300,45 @@ func (p *Proxy) take(ctx context.Context, rec *record) (slot func(), queued bool
 	if err != nil {
 		return nil, queued, err
 	}
-	pl := p.pool
+	pl := p.pool()
 	pl.retry.requests.Add(1)
-	rec.up.Store(pl.pick(rec, nil))
+	rec.up.Store(pl.pick(rec, nil, false))
 	return slot, queued, nil
 }
 
+// pool is the proxy's pool of the moment: a reload may replace it while a
+// request is at one of its backends.
+func (p *Proxy) pool() *pool { return p.ups.cur.Load() }
+
 // done ends a request that take let in: its backend's slot, and the line's.
-func (pl *pool) done(rec *record, slot func()) {
+func (ups *pools) done(rec *record, slot func()) {
 	if b := rec.up.Load(); b != nil {
 		unpick(rec, b)
 	}
-	pl.giveBack(slot)
+	ups.giveBack(slot)
 }
 
 // unpick gives back what pick took of b for rec.
 func unpick(rec *record, b *backend) {
-	b.inflight.Add(-1)
+	b.drop()
 	if rec.probe {
 		rec.probe = false
 		b.health.probeDone()
+	}
+}
+
+// take counts one more request given to b.
+func (b *backend) take() {
+	b.inflight.Add(1)
+	b.own.Add(1)
+}
+
+// drop counts one request less, and closes the idle connections of a
+// backend a reload retired once it has none (reload.go).
+func (b *backend) drop() {
+	b.inflight.Add(-1)
+	if b.own.Add(-1) == 0 && b.retired.Load() {
+		b.closeIdle()
 	}
 }
 
@@ -262,18 +359,20 @@ func (pl *pool) backendOf(rec *record) *backend {
 // least recently ejected, as Envoy's panic mode does (a request that might
 // succeed rather than a 502 for nothing); when the healthy ones are full
 // (the line's withheld slots lag an ejection by a moment), the least busy.
-// For a retry it returns nil when no other backend is healthy with room.
-func (pl *pool) pick(rec *record, tried []*backend) *backend {
-	if len(pl.backends) == 1 {
+// For a retry it returns nil when no other backend is healthy with room
+// (after may then overflow); direct: none that cannot take the direct path
+// (a retry of a request on it, direct.go).
+func (pl *pool) pick(rec *record, tried []*backend, direct bool) *backend {
+	if len(pl.backends) == 1 && len(tried) == 0 {
 		b := pl.backends[0]
-		b.inflight.Add(1)
+		b.take()
 		return b
 	}
 	var now time.Time
 	var buf [16]*backend
 	ok := buf[:0]
 	for _, b := range pl.backends {
-		if isTried(b, tried) || !pl.room(b) {
+		if isTried(b, tried) || !b.room() || (direct && !b.direct) {
 			continue
 		}
 		if !b.health.down.Load() {
@@ -285,14 +384,14 @@ func (pl *pool) pick(rec *record, tried []*backend) *backend {
 		}
 		if b.health.takeProbe(now) {
 			rec.probe = true
-			b.inflight.Add(1)
+			b.take()
 			return b
 		}
 	}
 	var b *backend
 	switch {
 	case len(ok) == 0:
-		b = pl.fallback(tried)
+		b = pl.fallback(tried, direct)
 		if b == nil {
 			return nil
 		}
@@ -311,17 +410,17 @@ func (pl *pool) pick(rec *record, tried []*backend) *backend {
 			b = ok[j]
 		}
 	}
-	b.inflight.Add(1)
+	b.take()
 	return b
 }
 
 // fallback is pick's backend when no healthy one has room: the least
 // recently ejected with room, not tried; for a first attempt, if none, the
 // least busy.
-func (pl *pool) fallback(tried []*backend) *backend {
+func (pl *pool) fallback(tried []*backend, direct bool) *backend {
 	var best *backend
 	for _, b := range pl.backends {
-		if isTried(b, tried) || !pl.room(b) || !b.health.down.Load() {
+		if isTried(b, tried) || !b.room() || !b.health.down.Load() || (direct && !b.direct) {
 			continue
 		}
 		if best == nil || b.health.ejectedAt().Before(best.health.ejectedAt()) {
@@ -339,13 +438,35 @@ func (pl *pool) fallback(tried []*backend) *backend {
 	return best
 }
 
-func (pl *pool) room(b *backend) bool {
-	return pl.limit <= 0 || b.inflight.Load() < int64(pl.limit)
+// overflow is after's backend for a request that never reached the one it
+// tried when no other healthy one has room (retry.go): the least busy
+// healthy one not tried (direct: that can take the direct path), with its
+// in-flight count taken, past the limit; nil if there is none.
+func (pl *pool) overflow(tried []*backend, direct bool) *backend {
+	var best *backend
+	for _, b := range pl.backends {
+		if isTried(b, tried) || b.health.down.Load() || (direct && !b.direct) {
+			continue
+		}
+		if best == nil || b.inflight.Load() < best.inflight.Load() {
+			best = b
+		}
+	}
+	if best != nil {
+		best.take()
+	}
+	return best
 }
 
+func (b *backend) room() bool {
+	return b.limit <= 0 || b.inflight.Load() < int64(b.limit)
+}
+
+// isTried reports whether b's upstream is one of tried's: by name, as a
+// reload may have replaced a backend tried by one of the same upstream.
 func isTried(b *backend, tried []*backend) bool {
 	for _, t := range tried {
-		if t == b {
+		if t.name == b.name {
 			return true
 		}
 	}
@@ -354,67 +475,75 @@ func isTried(b *backend, tried []*backend) bool {
 
 // giveBack returns a slot to the line, or keeps it while slots are owed
 // for an ejected backend.
-func (pl *pool) giveBack(slot func()) {
-	if pl.line == nil {
+func (ups *pools) giveBack(slot func()) {
+	if ups.line == nil {
 		return
 	}
-	pl.mu.Lock()
-	pl.give = slot
-	if pl.owed > 0 {
-		pl.owed--
-		pl.held++
-		pl.mu.Unlock()
+	ups.mu.Lock()
+	ups.give = slot
+	if ups.owed > 0 {
+		ups.owed--
+		ups.held++
+		ups.mu.Unlock()
 		return
 	}
-	pl.mu.Unlock()
+	ups.mu.Unlock()
 	slot()
 }
 
-// withhold makes the slots withheld from the line those of the ejected
-// backends, but for the least recently ejected one when all are (it still
-// takes requests: see pick).
-func (pl *pool) withhold() {
-	if pl.line == nil {
+// withhold makes the slots withheld from the line those of the current
+// pool's ejected backends, but for the least recently ejected one when all
+// are (it still takes requests: see pick). Whatever pool its caller holds,
+// it counts the current one's: an ejection seen by a request of the pool a
+// reload replaced is the current pool's if the backend is in it, and
+// nobody's slots if not.
+func (ups *pools) withhold() {
+	if ups.line == nil {
 		return
 	}
+	ups.mu.Lock()
+	pl := ups.cur.Load()
 	want, down := 0, 0
+	var first *backend // the least recently ejected
 	for _, b := range pl.backends {
 		if b.health.down.Load() {
-			want += pl.limit
+			want += b.limit
 			down++
+			if first == nil || b.health.ejectedAt().Before(first.health.ejectedAt()) {
+				first = b
+			}
 		}
 	}
 	if down == len(pl.backends) {
-		want -= pl.limit
+		want -= first.limit
 	}
-	pl.mu.Lock()
-	have := pl.owed + pl.held
+	have := ups.owed + ups.held
 	switch {
 	case want > have:
-		pl.owed += want - have
-		for pl.owed > 0 {
-			slot, ok := pl.line.TryAcquire()
+		ups.owed += want - have
+		for ups.owed > 0 {
+			slot, ok := ups.line.TryAcquire()
 			if !ok {
 				break
 			}
-			pl.give = slot
-			pl.owed--
-			pl.held++
+			ups.give = slot
+			ups.owed--
+			ups.held++
 		}
-		pl.mu.Unlock()
+		ups.mu.Unlock()
 	case want < have:
 		n := have - want
-		k := min(n, pl.owed)
-		pl.owed -= k
+		k := min(n, ups.owed)
+		ups.owed -= k
 		n -= k
-		pl.held -= n
-		give := pl.give
-		pl.mu.Unlock()
+		ups.held -= n
+		give := ups.give
+		ups.mu.Unlock()
 		for range n {
 			give()
 		}
 	default:
-		pl.mu.Unlock()
+		ups.mu.Unlock()
 	}
 }
 
@@ -428,14 +557,50 @@ func (pl *pool) healthy() bool {
 	return false
 }
 
-// CloseIdleConnections closes every backend's idle connections.
-func (pl *pool) CloseIdleConnections() {
+// CloseIdleConnections closes the idle connections of every backend, those
+// that reloads retired included.
+func (ups *pools) CloseIdleConnections() {
+	for _, b := range ups.all() {
+		b.closeIdle()
+	}
+}
+
+// all are the current pool's backends and those reloads retired that may
+// still be in use.
+func (ups *pools) all() []*backend {
+	ups.mu.Lock()
+	defer ups.mu.Unlock()
+	return append(slices.Clip(ups.cur.Load().backends), ups.retired...)
+}
+
+// closeIdle closes b's idle connections.
+func (b *backend) closeIdle() {
+	if b.h1 != nil {
+		b.h1.CloseIdleConnections()
+	}
+	if c, ok := b.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// slots is the size of the pool's line: every backend's slots.
+func (pl *pool) slots() int {
+	n := 0
 	for _, b := range pl.backends {
-		if b.h1 != nil {
-			b.h1.CloseIdleConnections()
-		}
-		if c, ok := b.rt.(interface{ CloseIdleConnections() }); ok {
-			c.CloseIdleConnections()
+		n += b.limit
+	}
+	return n
+}
+
+// named returns pl's backend named name; nil if none (or pl is nil).
+func (pl *pool) named(name string) *backend {
+	if pl == nil {
+		return nil
+	}
+	for _, b := range pl.backends {
+		if b.name == name {
+			return b
 		}
 	}
+	return nil
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -81,7 +82,7 @@ func TestPoolBalancing(t *testing.T) {
 					}
 					// The answer may reach the client before the proxy
 					// has counted the request done: wait for that.
-					for fb := h.p.pool.backends[1]; fb.inflight.Load() != 0; {
+					for fb := h.p.pool().backends[1]; fb.inflight.Load() != 0; {
 						time.Sleep(time.Millisecond)
 					}
 				case <-time.After(waitLong):
@@ -131,7 +132,7 @@ func TestPoolEjectAndReturn(t *testing.T) {
 		}
 	}
 	h.logs.logged(t, "upstream ejected", down.Host)
-	b := h.p.pool.backends[0]
+	b := h.p.pool().backends[0]
 	if !b.health.down.Load() || b.health.ejected.Load() < 1 {
 		t.Fatalf("after 2 refusals: down %v, ejections %d", b.health.down.Load(), b.health.ejected.Load())
 	}
@@ -181,7 +182,7 @@ func TestPoolAllEjected(t *testing.T) {
 			t.Fatalf("status %d, want 502", code)
 		}
 	}
-	if h.p.pool.healthy() {
+	if h.p.pool().healthy() {
 		t.Fatal("two refusing upstreams, MaxFails 1: still healthy")
 	}
 	if code, body := do(t, c, http.MethodGet, "http://"+h.admin+"/healthz", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "no upstream is healthy") {
@@ -454,5 +455,43 @@ func TestPoolWithholdsEjectedSlots(t *testing.T) {
 		if res, body := readResponse(t, c, "GET"); res.StatusCode != 200 || !strings.HasPrefix(string(body), "released") {
 			t.Errorf("%d %q, want 200 from the healthy upstream", res.StatusCode, body)
 		}
+	}
+}
+
+// TestRetryNeverReachedFull: a request that never reached its upstream
+// (refused) goes to the other even when that one is at MaxInflight, rather
+// than get a 502 that no upstream earned: the moment between an upstream's
+// death and its ejection, when the line still hands out its slots (the kill
+// storm of bench/FLEET.md). Each request reaches the healthy upstream once.
+func TestRetryNeverReachedFull(t *testing.T) {
+	for _, tc := range []struct {
+		name, req string
+	}{
+		{"GET", "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"POST", "POST /%d HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nsome"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			healthy := newUpstream(t, nil)
+			h := startProxy(t, Config{Upstreams: []*url.URL{refusedURL(t), healthy.url}, Balance: BalanceFirst,
+				MaxInflight: 1, Queue: 10, MaxFails: -1})
+			var conns []*net.TCPConn
+			for i := range 2 {
+				c := dial(t, h.addr)
+				write(t, c, fmt.Sprintf(tc.req, i))
+				conns = append(conns, c)
+				// The first fills the healthy upstream; the second, refused
+				// too, finds it full.
+				if hit := healthy.waitHit(); hit.r.URL.Path != fmt.Sprintf("/%d", i) {
+					t.Fatalf("the healthy upstream got %s, want /%d", hit.r.URL.Path, i)
+				}
+			}
+			close(healthy.release)
+			for i, c := range conns {
+				if res, _ := readResponse(t, c, tc.name); res.StatusCode != 200 {
+					t.Errorf("request %d: %d, want 200 from the healthy upstream", i, res.StatusCode)
+				}
+			}
+			healthy.noHit()
+		})
 	}
 }

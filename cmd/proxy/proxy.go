@@ -38,6 +38,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,18 @@ type Config struct {
 	MaxFails int
 	// FailTimeout is an upstream's first ejection. Default: 10s.
 	FailTimeout time.Duration
+	// HealthPath turns on active health checks (healthcheck.go): while
+	// Serve runs, each upstream is asked GET HealthPath (at its root) every
+	// HealthInterval; a status other than 2xx or 3xx, or no answer within
+	// HealthTimeout, fails. MaxFails failed checks in a row (one if MaxFails
+	// is negative) eject the upstream; a check that passes brings it back,
+	// and only a check does. Empty: no checks.
+	HealthPath string
+	// HealthInterval is the time between two checks of an upstream.
+	// Default: 5s.
+	HealthInterval time.Duration
+	// HealthTimeout bounds a check. Default: 2s.
+	HealthTimeout time.Duration
 	// RetryIdempotent sends an idempotent request whose upstream failed
 	// before answering to another upstream, once, within a budget of 20%
 	// of the requests (retry.go). Requests that never reached an upstream
@@ -86,6 +99,10 @@ type Config struct {
 	// compresses only for clients that ask, and the proxy never inflates an
 	// answer on their behalf).
 	Transport http.RoundTripper
+	// UpstreamOptions are settings of single upstreams of the pool, keyed
+	// by the upstream's name as logs and metrics give it: host:port (as in
+	// its URL), or unix:/path. A name that is no upstream's is an error.
+	UpstreamOptions map[string]UpstreamOptions
 	// UpstreamTLS configures TLS to https:// upstreams (upstreamtls.go):
 	// RootCAs for a private CA, ServerName for SNI and verification when
 	// the URL's host is an address or another name, Certificates for a
@@ -202,6 +219,17 @@ type Config struct {
 	GuardOptions []hangup.Option
 }
 
+// UpstreamOptions are one upstream's own settings (Config.UpstreamOptions).
+type UpstreamOptions struct {
+	// TLS configures TLS to this https:// upstream instead of
+	// Config.UpstreamTLS, whole (nothing of UpstreamTLS is merged in).
+	TLS *tls.Config
+	// MaxInflight is how many requests may be at this upstream at once,
+	// instead of Config.MaxInflight, which it needs (the line holds every
+	// upstream's slots: pool.go). Zero: Config.MaxInflight.
+	MaxInflight int
+}
+
 // Defaults of the Config fields whose zero value means "the default".
 const (
 	DefaultRetryAfter         = time.Second
@@ -223,14 +251,14 @@ type Proxy struct {
 	cfg       Config
 	rp        *httputil.ReverseProxy
 	transport *upstreamTransport
-	pool      *pool
-	line      *hangup.Admission // the admission queue (queue.go): the pool's; nil without MaxInflight
+	ups       *pools            // the pool, which a reload replaces (reload.go)
+	line      *hangup.Admission // the admission queue (queue.go): the pools'; nil without MaxInflight
 	co        *coalescer        // nil without Coalesce
 	m         *metrics
 	log       *slog.Logger // nil: no logs
 	accessLog io.Writer    // nil: access lines go to log
 	draining  atomic.Bool  // Serve is shutting down
-	directOK  bool         // body-less requests may take the direct path (direct.go): every backend can
+	directOK  bool         // body-less requests may take the direct path (direct.go) if the pool's backends can
 	fwd       *forwarding  // the upstream request's X-Forwarded-* (headers.go); the Host is the backend's
 }
 
@@ -247,21 +275,19 @@ func New(cfg Config) (*Proxy, error) {
 	for _, pf := range cfg.TrustedProxies {
 		p.fwd.trusted = append(p.fwd.trusted, unmapPrefix(pf).Masked())
 	}
-	if cfg.UpstreamTLS != nil && cfg.UpstreamTLS.InsecureSkipVerify && p.log != nil {
-		p.log.Warn("upstream TLS certificates are not verified (insecure skip verify): anyone on the path to an https upstream can read and change its traffic; give its CA instead")
-	}
+	p.warnInsecure(&cfg)
 	p.m = newMetrics(nil)
-	p.pool = newPool(&cfg, p.fwd, p.m)
-	p.line = p.pool.line
-	p.m.line, p.m.pool = p.line, p.pool
+	p.ups = &pools{}
+	pl := newPool(&cfg, p.fwd, p.m, p.ups, nil)
+	p.ups.line = newLine(&cfg, pl.slots())
+	p.ups.cur.Store(pl)
+	p.line = p.ups.line
+	p.m.line, p.m.ups = p.line, p.ups
 	if cfg.Coalesce {
 		p.co = newCoalescer(p, cfg.CoalesceVary, cfg.CoalesceBuffer, cfg.CoalesceLagTimeout)
 	}
-	p.transport = &upstreamTransport{pool: p.pool, timeout: cfg.UpstreamTimeout, m: p.m}
+	p.transport = &upstreamTransport{ups: p.ups, timeout: cfg.UpstreamTimeout, m: p.m}
 	p.directOK = true
-	for _, b := range p.pool.backends {
-		p.directOK = p.directOK && b.direct
-	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport,
@@ -307,6 +333,9 @@ func (cfg *Config) check() error {
 	if err := checkUpstreams(cfg.upstreams(), cfg.Transport != nil, cfg.UpstreamTLS != nil); err != nil {
 		return err
 	}
+	if err := cfg.checkUpstreamOptions(); err != nil {
+		return err
+	}
 	switch cfg.Balance {
 	case "", BalanceLeastInflight, BalanceRoundRobin, BalanceFirst:
 	default:
@@ -316,6 +345,9 @@ func (cfg *Config) check() error {
 		if !pf.IsValid() {
 			return errors.New("proxy: TrustedProxies holds an invalid prefix")
 		}
+	}
+	if u, err := url.Parse(cfg.HealthPath); cfg.HealthPath != "" && (err != nil || !strings.HasPrefix(cfg.HealthPath, "/") || u.Host != "") {
+		return fmt.Errorf("proxy: HealthPath %q: want a path from the upstream's root, e.g. /healthz", cfg.HealthPath)
 	}
 	for _, n := range []struct {
 		name string
@@ -328,7 +360,8 @@ func (cfg *Config) check() error {
 		{"LingerTimeout", int64(cfg.LingerTimeout)}, {"LingerBytes", cfg.LingerBytes},
 		{"ReadHeaderTimeout", int64(cfg.ReadHeaderTimeout)}, {"MaxHeaderBytes", int64(cfg.MaxHeaderBytes)},
 		{"IdleTimeout", int64(cfg.IdleTimeout)}, {"ShutdownTimeout", int64(cfg.ShutdownTimeout)},
-		{"FailTimeout", int64(cfg.FailTimeout)},
+		{"FailTimeout", int64(cfg.FailTimeout)}, {"HealthInterval", int64(cfg.HealthInterval)},
+		{"HealthTimeout", int64(cfg.HealthTimeout)},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("proxy: %s must not be negative", n.name)
@@ -352,6 +385,8 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.IdleTimeout, DefaultIdleTimeout)
 	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&cfg.FailTimeout, DefaultFailTimeout)
+	def(&cfg.HealthInterval, DefaultHealthInterval)
+	def(&cfg.HealthTimeout, DefaultHealthTimeout)
 	if cfg.MaxFails == 0 {
 		cfg.MaxFails = DefaultMaxFails
 	}
@@ -444,11 +479,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 	release := func() {
 		if !released {
 			released = true
-			p.pool.done(rec, slot)
+			p.ups.done(rec, slot)
 		}
 	}
 	defer release()
-	if p.direct(r) {
+	if rec.up.Load().direct && p.direct(r) {
 		p.forwardDirect(w, r, rec)
 		return
 	}
@@ -485,7 +520,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 // hop-by-hop and forwarding headers.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	rec := recordFrom(pr.In.Context())
-	b := p.pool.backendOf(rec)
+	b := p.pool().backendOf(rec)
 	pr.SetURL(b.target)
 	pr.Out.Host = b.fwd.host(pr.In)
 	// The path and query as the client sent them, not as ReverseProxy

@@ -17,14 +17,14 @@ import (
 // its queue, but nothing for requests already sent). Its metrics
 // (metrics.go) are the line's Stats.
 
-// newLine returns the admission line for cfg and a pool of n upstreams
+// newLine returns the admission line for cfg and a pool of that many slots
 // (one line for the pool: see pool.go); nil, admitting everything, without
 // MaxInflight.
-func newLine(cfg *Config, n int) *hangup.Admission {
+func newLine(cfg *Config, slots int) *hangup.Admission {
 	if cfg.MaxInflight <= 0 {
 		return nil
 	}
-	return hangup.NewAdmission(cfg.MaxInflight*n, cfg.Queue, cfg.QueueTimeout)
+	return hangup.NewAdmission(slots, cfg.Queue, cfg.QueueTimeout)
 }
 
 // admit takes an upstream slot for a request whose context is ctx, waiting

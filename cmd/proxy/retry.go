@@ -23,7 +23,14 @@ import (
 //     cannot multiply the load on upstreams that are already failing);
 //
 // and, in both cases, its client is still there and nothing of its body was
-// read yet. The body is not buffered for a replay (the rejected
+// read yet. A request that never reached its upstream goes to another
+// healthy one even when that one is full (overflow): between an upstream's
+// death and its ejection the line still hands out the dead one's slots,
+// and the requests it gives them to would otherwise get a 502 that no
+// upstream earned (the kill storm of bench/FLEET.md found six in a run);
+// the healthy one's own queue holds them a moment, as pick's first
+// attempts in that lag. An idempotent retry does not overflow: it is extra
+// load by design, and waits for nobody. The body is not buffered for a replay (the rejected
 // alternative, GetBody over a copy, holds every upload in memory on the
 // chance of a failure): an upstream that read part of it has seen the
 // request. Before a byte is read, the same body goes to the next backend,
@@ -75,10 +82,12 @@ func idempotent(method string) bool {
 // after reports the verdict on one attempt of rec's request req at b, which
 // failed with err (raw: as the transport gave it; nil err: it answered), and
 // returns the backend to try next, with the request moved to it (rec.up,
-// in-flight counts), or nil. tried collects the backends tried.
-func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error, tried *[]*backend) *backend {
+// in-flight counts), or nil. tried collects the backends tried; direct: the
+// next must take the direct path (direct.go). pl is the pool of the moment,
+// which may not be b's: after a reload, a retry goes to the new pool.
+func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error, tried *[]*backend, direct bool) *backend {
 	pl.report(b, rec, verdictOf(err, raw))
-	if err == nil || len(pl.backends) < 2 || rec == nil || req.Context().Err() != nil || !rec.body.untouched() {
+	if err == nil || (len(pl.backends) < 2 && pl.backends[0] == b) || rec == nil || req.Context().Err() != nil || !rec.body.untouched() {
 		return nil
 	}
 	spend := false
@@ -90,7 +99,10 @@ func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error
 		return nil
 	}
 	*tried = append(*tried, b)
-	next := pl.pick(rec, *tried)
+	next := pl.pick(rec, *tried, direct)
+	if next == nil && !spend {
+		next = pl.overflow(*tried, direct)
+	}
 	if next == nil {
 		return nil
 	}
@@ -99,7 +111,7 @@ func (pl *pool) after(req *http.Request, rec *record, b *backend, err, raw error
 		return nil
 	}
 	rec.retried = rec.retried || spend
-	b.inflight.Add(-1)
+	b.drop()
 	rec.up.Store(next)
 	rec.upstreamWait.Store(nil)
 	return next

@@ -53,6 +53,7 @@ func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 	}
 	g := hangup.Install(srv, cfg.GuardOptions...)
 
+	p.ups.startChecks()
 	errc := make(chan error, 2)
 	running := 1
 	go func() { errc <- srv.Serve(served) }()
@@ -103,6 +104,7 @@ func (p *Proxy) Serve(ctx context.Context, ln, admin net.Listener) error {
 		// Every waiter has left, so every flight is finished or cancelled.
 		p.co.wg.Wait()
 	}
+	p.ups.stopChecks() // before their connections are closed
 	p.transport.CloseIdleConnections()
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil

@@ -25,7 +25,7 @@ import (
 // by the Transport's own means: an HTTP/1 upstream connection is closed, an
 // HTTP/2 stream is reset.
 type upstreamTransport struct {
-	pool    *pool
+	ups     *pools
 	timeout time.Duration
 	m       *metrics
 }
@@ -34,14 +34,17 @@ type upstreamTransport struct {
 // to others if it must be retried (retry.go).
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := recordFrom(req.Context())
-	b := t.pool.backendOf(rec)
+	b := t.ups.cur.Load().backendOf(rec)
 	var (
 		tried []*backend
 		body  *attemptBody
 	)
 	for {
 		out := b.aim(req)
-		if len(t.pool.backends) > 1 && req.Body != nil && req.Body != http.NoBody {
+		if pl := t.ups.cur.Load(); (len(pl.backends) > 1 || pl.backends[0] != b) && req.Body != nil && req.Body != http.NoBody {
+			// Another backend may get the request: each attempt its own
+			// body (retry.go). (A reload may have left b out of a pool of
+			// one: the retry goes to that one.)
 			if out == req {
 				out = new(http.Request)
 				*out = *req
@@ -50,7 +53,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			out.Body = body
 		}
 		res, err, raw := t.attempt(out, rec, b)
-		next := t.pool.after(req, rec, b, err, raw, &tried)
+		next := t.ups.cur.Load().after(req, rec, b, err, raw, &tried, false)
 		if next == nil {
 			if body != nil {
 				body.keep()
@@ -140,7 +143,7 @@ func (t *upstreamTransport) account(ctx context.Context, rec *record, b *backend
 	return res, nil
 }
 
-func (t *upstreamTransport) CloseIdleConnections() { t.pool.CloseIdleConnections() }
+func (t *upstreamTransport) CloseIdleConnections() { t.ups.CloseIdleConnections() }
 
 // upstreamBody counts how the upstream response ended.
 type upstreamBody struct {

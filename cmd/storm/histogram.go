@@ -150,3 +150,13 @@ func (h *Histogram) Quantile(q float64) int64 {
 func (h *Histogram) QuantileDuration(q float64) time.Duration {
 	return time.Duration(h.Quantile(q))
 }
+
+// each calls f for every bucket that holds values, in no order, with the
+// highest value equivalent to the bucket (as Quantile reports it, clamped
+// to the exact extremes) and its count.
+func (h *Histogram) each(f func(v int64, n uint64)) {
+	for i, c := range h.counts {
+		lo, w := bucketRange(i)
+		f(min(max(lo+w-1, h.min), h.max), c)
+	}
+}

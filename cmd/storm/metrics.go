@@ -16,11 +16,18 @@ import (
 // "hangup demo": seconds of handler work, by how the work ended —
 // completed (the client got the result), cancelled (stopped early because
 // the client left) or wasted (finished for a client that had already left).
-// hangup_requests_in_flight is the number of requests a hangup-guarded
-// server is working on.
+// hangup_work_after_gone_seconds is promhangup's histogram of how long
+// handlers ran on after their client left, so any server that uses
+// promhangup says how much of its work ran for nobody; its _sum is those
+// seconds. hangup_request_duration_seconds is promhangup's histogram of
+// handler time, by outcome: its _sum is the server's busy time, against
+// which work after gone is a share. hangup_requests_in_flight is the number
+// of requests a hangup-guarded server is working on.
 const (
-	metricWork     = "demo_work_seconds_total"
-	metricInflight = "hangup_requests_in_flight"
+	metricWork      = "demo_work_seconds_total"
+	metricAfterGone = "hangup_work_after_gone_seconds"
+	metricHandler   = "hangup_request_duration_seconds"
+	metricInflight  = "hangup_requests_in_flight"
 )
 
 // Sample is one line of the Prometheus text exposition format.
@@ -150,8 +157,9 @@ func parseValue(f string) (float64, error) {
 	return v, nil
 }
 
-// Work is seconds of server work, by outcome, from demo_work_seconds_total
-// summed over its "work" label.
+// Work is seconds of server work, by outcome: from demo_work_seconds_total
+// summed over its "work" label, and from promhangup's histograms summed
+// over their labels. A field the server does not export is 0.
 type Work struct {
 	// Useful is work whose result reached a client still waiting
 	// (outcome="completed").
@@ -162,19 +170,43 @@ type Work struct {
 	// Wasted is work that ran to the end for a client that had already
 	// left (outcome="wasted").
 	Wasted float64 `json:"wasted_s"`
+	// AfterGone is handler time after the client left
+	// (hangup_work_after_gone_seconds_sum): with cancellation, the time
+	// the server took to notice and stop.
+	AfterGone float64 `json:"after_gone_s"`
+	// Handler is all handler time (hangup_request_duration_seconds_sum).
+	Handler float64 `json:"handler_s"`
 }
 
 func (w Work) sub(o Work) Work {
-	return Work{Useful: w.Useful - o.Useful, Cancelled: w.Cancelled - o.Cancelled, Wasted: w.Wasted - o.Wasted}
+	return Work{Useful: w.Useful - o.Useful, Cancelled: w.Cancelled - o.Cancelled, Wasted: w.Wasted - o.Wasted,
+		AfterGone: w.AfterGone - o.AfterGone, Handler: w.Handler - o.Handler}
+}
+
+// WastedShare returns the share of the server's work done for clients
+// already gone: Wasted over Useful+Cancelled+Wasted when the server exports
+// demo_work_seconds_total, else AfterGone over Handler; false when neither
+// says, or the server did no work.
+func (w Work) WastedShare() (float64, bool) {
+	if all := w.Useful + w.Cancelled + w.Wasted; all > 0 {
+		return w.Wasted / all, true
+	}
+	if w.Handler > 0 {
+		return w.AfterGone / w.Handler, true
+	}
+	return 0, false
 }
 
 // Scrape is what one scrape of a metrics endpoint found.
 type Scrape struct {
-	Work        Work
-	HasWork     bool // demo_work_seconds_total was exported
-	Inflight    float64
-	HasInflight bool // hangup_requests_in_flight was exported
+	Work         Work
+	HasWork      bool // demo_work_seconds_total was exported
+	HasAfterGone bool // hangup_work_after_gone_seconds was exported
+	Inflight     float64
+	HasInflight  bool // hangup_requests_in_flight was exported
 }
+
+func (s *Scrape) hasWork() bool { return s.HasWork || s.HasAfterGone }
 
 // Extract sums the samples storm reads from a scrape.
 func Extract(samples []Sample) Scrape {
@@ -191,6 +223,11 @@ func Extract(samples []Sample) Scrape {
 			case "wasted":
 				s.Work.Wasted += x.Value
 			}
+		case metricAfterGone + "_sum":
+			s.HasAfterGone = true
+			s.Work.AfterGone += x.Value
+		case metricHandler + "_sum":
+			s.Work.Handler += x.Value
 		case metricInflight:
 			s.HasInflight = true
 			s.Inflight += x.Value

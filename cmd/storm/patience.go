@@ -16,6 +16,7 @@ import (
 //	2s              fixed: always 2s
 //	uniform:1s-3s   uniform between 1s and 3s
 //	exp:2s          exponential with mean 2s
+//	inf             forever: a patient user, as hey's and vegeta's
 //
 // Real users are not all equally patient; a fixed patience makes every user
 // give up at the same instant, which a server sees as synchronized waves.
@@ -33,6 +34,10 @@ const (
 	distExp
 )
 
+// Forever is the patience of a user who never gives up ("inf"): 146 years,
+// far beyond any run and far from overflowing a time.Time.
+const Forever = time.Duration(1 << 62)
+
 // Fixed returns the distribution that is always d.
 func Fixed(d time.Duration) Dist { return Dist{kind: distFixed, a: d} }
 
@@ -46,10 +51,13 @@ func Exponential(mean time.Duration) Dist { return Dist{kind: distExp, a: mean} 
 // ParseDist parses the text form of a Dist (see Dist).
 func ParseDist(s string) (Dist, error) {
 	bad := func(why string) (Dist, error) {
-		return Dist{}, fmt.Errorf("bad duration distribution %q: %s; want a duration like 2s, uniform:1s-3s or exp:2s", s, why)
+		return Dist{}, fmt.Errorf("bad duration distribution %q: %s; want a duration like 2s, uniform:1s-3s, exp:2s or inf", s, why)
 	}
 	s = strings.TrimSpace(s)
 	kind, arg, hasKind := strings.Cut(s, ":")
+	if s == "inf" || s == "forever" {
+		return Fixed(Forever), nil
+	}
 	if !hasKind {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -95,6 +103,9 @@ func (d Dist) String() string {
 		return "uniform:" + d.a.String() + "-" + d.b.String()
 	case distExp:
 		return "exp:" + d.a.String()
+	}
+	if d.a == Forever {
+		return "inf"
 	}
 	return d.a.String()
 }

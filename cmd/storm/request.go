@@ -1,7 +1,6 @@
 package storm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -12,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -47,18 +47,46 @@ func (a Abort) String() string {
 	return "fin"
 }
 
-// target is the URL under load, prepared once for all users.
-type target struct {
-	url            *url.URL
-	addr           string      // host:port to dial
-	request        []byte      // the HTTP/1.1 request, serialized once
-	tls            *tls.Config // nil for http
-	connectTimeout time.Duration
-	abort          Abort
+// Target is one request the users send. Users take the targets of a run in
+// turn (round robin over all users, as vegeta does).
+type Target struct {
+	// Method is the request method; "" is GET.
+	Method string
+	// URL is the http:// or https:// URL to request.
+	URL string
+	// Header is sent with the request; it may override the User-Agent
+	// (hangup-storm) and Accept (*/*) storm sends by default. A Host
+	// header sets the request's Host.
+	Header http.Header
+	// Body is sent with every request, with its Content-Length; nil sends
+	// none.
+	Body []byte
 }
 
-func newTarget(u *url.URL, connectTimeout time.Duration, abort Abort) (*target, error) {
-	t := &target{url: u, connectTimeout: connectTimeout, abort: abort}
+func (t Target) method() string {
+	if t.Method == "" {
+		return http.MethodGet
+	}
+	return t.Method
+}
+
+// target is a Target prepared once for all users.
+type target struct {
+	Target
+	url     *url.URL
+	addr    string // host:port to dial
+	request []byte // the HTTP/1.1 request, serialized once
+}
+
+func newTarget(tg Target) (*target, error) {
+	u, err := ParseURL("URL", tg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if !validMethod(tg.method()) {
+		return nil, configErr("method %q is not an HTTP method token; write e.g. GET, POST or PUT", tg.Method)
+	}
+	t := &target{Target: tg, url: u}
 	port := u.Port()
 	if port == "" {
 		port = "80"
@@ -67,30 +95,71 @@ func newTarget(u *url.URL, connectTimeout time.Duration, abort Abort) (*target, 
 		}
 	}
 	t.addr = net.JoinHostPort(u.Hostname(), port)
-	if u.Scheme == "https" {
-		t.tls = &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}
-	}
-	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	req, err := t.newRequest(context.Background())
 	if err != nil {
 		return nil, err
 	}
+	t.request, err = serialize(req)
+	return t, err
+}
+
+// newRequest builds the net/http request of t, with ctx.
+func (t *target) newRequest(ctx context.Context) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, t.method(), t.url.String(), nil)
+	if err != nil {
+		return nil, configErr("target %s %s: %v", t.method(), t.URL, err)
+	}
+	if t.Body != nil {
+		req.Body = http.NoBody
+		if len(t.Body) > 0 {
+			req.Body = bodyReader(t.Body)
+		}
+		req.ContentLength = int64(len(t.Body))
+		req.GetBody = func() (io.ReadCloser, error) { return bodyReader(t.Body), nil }
+	}
 	req.Header.Set("User-Agent", "hangup-storm")
 	req.Header.Set("Accept", "*/*")
+	for k, vs := range t.Header {
+		if strings.EqualFold(k, "Host") {
+			req.Host = vs[0]
+			continue
+		}
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
+	return req, nil
+}
+
+func bodyReader(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
+
+// serialize writes req as HTTP/1.1, body included.
+func serialize(req *http.Request) ([]byte, error) {
 	var b bytes.Buffer
 	if err := req.Write(&b); err != nil {
 		return nil, err
 	}
-	t.request = b.Bytes()
-	return t, nil
+	return b.Bytes(), nil
+}
+
+// validMethod reports whether m is an RFC 9110 token.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for _, c := range m {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // probe makes one connection to tell an unreachable server from a slow one
 // before any user starts.
-func (t *target) probe(ctx context.Context) error {
-	d := net.Dialer{Timeout: t.connectTimeout}
+func (t *target) probe(ctx context.Context, connectTimeout time.Duration) error {
+	d := net.Dialer{Timeout: connectTimeout}
 	c, err := d.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
-		return fmt.Errorf("cannot reach %s: %s — is the server running?", t.url, dialReason(err, t.connectTimeout))
+		return fmt.Errorf("cannot reach %s: %s — is the server running?", t.url, dialReason(err, connectTimeout))
 	}
 	return c.Close()
 }
@@ -113,146 +182,64 @@ func dialReason(err error, timeout time.Duration) string {
 	return err.Error()
 }
 
-// conn is a user's connection. The user keeps the *net.TCPConn so that it
-// can choose how the connection ends: FIN or RST.
-type conn struct {
-	tcp    *net.TCPConn
-	rw     net.Conn // tcp, or TLS over it
-	br     *bufio.Reader
-	reused bool // has carried a request before
+// client is what every user shares: the targets and how to reach them.
+type client struct {
+	targets        []*target
+	tls            *tls.Config // the base; nil for the system roots
+	http2          bool
+	connectTimeout time.Duration
+	timeout        time.Duration // the request timeout; 0 for none
+	abort          Abort
 }
 
-// abort ends the connection of a user who gave up.
-func (c *conn) abort(style Abort) {
-	if style == AbortRST {
-		// SO_LINGER 0: close discards unsent data and sends RST
-		// instead of FIN.
-		c.tcp.SetLinger(0)
+// tlsFor returns the TLS configuration for a connection to t.
+func (c *client) tlsFor(t *target, protos ...string) *tls.Config {
+	var cfg *tls.Config
+	if c.tls != nil {
+		cfg = c.tls.Clone()
+	} else {
+		cfg = &tls.Config{}
 	}
-	c.tcp.Close()
+	if cfg.ServerName == "" {
+		cfg.ServerName = t.url.Hostname()
+	}
+	cfg.NextProtos = protos
+	return cfg
 }
 
-// close ends a connection normally (FIN), without TLS close_notify: the
-// connection is being dropped, not shut down politely.
-func (c *conn) close() { c.tcp.Close() }
-
-func (t *target) dial(ctx context.Context, deadline time.Time) (*conn, error) {
-	d := net.Dialer{Timeout: t.connectTimeout, Deadline: deadline}
-	nc, err := d.DialContext(ctx, "tcp", t.addr)
-	if err != nil {
-		return nil, err
-	}
-	tcp, ok := nc.(*net.TCPConn)
-	if !ok {
-		nc.Close()
-		return nil, fmt.Errorf("dial %s: not a TCP connection", t.addr)
-	}
-	c := &conn{tcp: tcp, rw: tcp}
-	if t.tls != nil {
-		tc := tls.Client(tcp, t.tls)
-		tcp.SetDeadline(deadline)
-		hctx, cancel := context.WithTimeout(ctx, t.connectTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			tcp.Close()
-			return nil, err
-		}
-		c.rw = tc
-	}
-	c.br = bufio.NewReaderSize(c.rw, 16<<10)
-	return c, nil
+// exchange is how one request ended, as a session reports it.
+type exchange struct {
+	outcome outcome
+	status  int   // the response's status code; 0 if none was read
+	bytes   int64 // body bytes read
 }
 
-// attempt makes one request on *cp, dialing a new connection if *cp is nil,
-// and waits for the response until deadline (the user's patience). It
-// returns how the request ended and, for goodput, its latency. On return
-// *cp holds a connection fit for the next request, or nil: a connection
-// that saw anything but a complete keep-alive response is never reused.
-func (t *target) attempt(ctx context.Context, cp **conn, start, deadline time.Time) (outcome, time.Duration) {
-	c := *cp
-	*cp = nil
-	for {
-		if c == nil {
-			var err error
-			c, err = t.dial(ctx, deadline)
-			if err != nil {
-				return dialOutcome(ctx, err, deadline), 0
-			}
-		}
-		o, keep, stale := t.exchange(ctx, c, deadline)
-		if stale {
-			// The server closed an idle keep-alive connection just as
-			// we reused it; a browser retries on a new connection
-			// without the user noticing, and so do we.
-			c.close()
-			c = nil
-			continue
-		}
-		switch {
-		case o == outAbandoned:
-			c.abort(t.abort)
-		case o == outGood && keep:
-			c.reused = true
-			*cp = c
-		default:
-			c.close()
-		}
-		if o == outGood {
-			return o, time.Since(start)
-		}
-		return o, 0
-	}
+// session is one user's connection to the targets: HTTP/1.1 (http1.go) or
+// HTTP/2 (http2.go).
+type session interface {
+	// do makes one request of t and waits for its response until
+	// deadline; timedOut says whether deadline is the request timeout
+	// (an error) rather than the user's patience (abandoned).
+	do(ctx context.Context, t *target, deadline time.Time, timedOut bool) exchange
+	// close drops the session's connections.
+	close()
 }
 
-// exchange writes the request on c and reads the response to its end. keep
-// reports whether the server allows reusing c; stale, that c was a reused
-// connection the server had closed before it read the request.
-func (t *target) exchange(ctx context.Context, c *conn, deadline time.Time) (o outcome, keep, stale bool) {
-	c.tcp.SetDeadline(deadline)
-	// The end of the run interrupts a request by moving the deadline to the
-	// past; no goroutine per request is needed.
-	stop := context.AfterFunc(ctx, func() { c.tcp.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	if _, err := c.rw.Write(t.request); err != nil {
-		return classify(ctx, err), false, c.reused && isStale(err) && ctx.Err() == nil
+func (c *client) newSession() session {
+	if c.http2 {
+		return newH2Session(c)
 	}
-	// Wait for the first byte apart from the rest: ReadResponse turns a
-	// clean EOF into ErrUnexpectedEOF, and a clean EOF before any byte is
-	// how a stale keep-alive connection shows.
-	if _, err := c.br.Peek(1); err != nil {
-		return classify(ctx, err), false, c.reused && isStale(err) && ctx.Err() == nil
-	}
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		return classify(ctx, err), false, false
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return classify(ctx, err), false, false
-	}
-	switch {
-	case resp.StatusCode >= 500:
-		return outStatus5xx, false, false
-	case resp.StatusCode >= 200 && resp.StatusCode < 400:
-		return outGood, !resp.Close, false
-	}
-	return outOther, false, false
+	return &h1Session{c: c}
 }
 
-// isStale tells the errors of a keep-alive connection the server had
-// already closed: nothing read at all, or a reset.
-func isStale(err error) bool {
-	return err == io.EOF || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
-func classify(ctx context.Context, err error) outcome {
+func classify(ctx context.Context, err error, timedOut bool) outcome {
 	switch {
 	case ctx.Err() != nil:
 		return outUnfinished
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		if timedOut {
+			return outTimeout
+		}
 		return outAbandoned
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return outReset
@@ -260,13 +247,29 @@ func classify(ctx context.Context, err error) outcome {
 	return outOther
 }
 
-func dialOutcome(ctx context.Context, err error, deadline time.Time) outcome {
+// statusOutcome is the outcome of a response read in full.
+func statusOutcome(code int) outcome {
+	switch {
+	case code >= 500:
+		return outStatus5xx
+	case code >= 400:
+		return outStatus4xx
+	case code >= 200:
+		return outGood
+	}
+	return outOther
+}
+
+func dialOutcome(ctx context.Context, deadline time.Time, timedOut bool) outcome {
 	switch {
 	case ctx.Err() != nil:
 		return outUnfinished
 	case !time.Now().Before(deadline):
 		// Patience ran out while connecting: the user gave up on a
 		// server too busy to accept.
+		if timedOut {
+			return outTimeout
+		}
 		return outAbandoned
 	}
 	return outConnect

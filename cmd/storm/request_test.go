@@ -57,7 +57,10 @@ func TestAbortStyles(t *testing.T) {
 			}()
 			res, err := Run(context.Background(), Config{
 				URL: "http://" + ln.Addr().String() + "/slow", Users: 1, Abort: tc.abort,
-				Patience: Fixed(150 * time.Millisecond), Think: Fixed(time.Minute), Duration: time.Second,
+				// A patience long enough for a busy machine's server
+				// to read the request before the user gives up: an RST
+				// before that would discard it unread.
+				Patience: Fixed(time.Second), Think: Fixed(time.Minute), Duration: 2 * time.Second,
 			})
 			ln.Close()
 			<-done

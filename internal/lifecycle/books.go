@@ -13,6 +13,7 @@ type Books struct {
 	DetachLimit int          // how many MustFinish requests may run after their client left
 	OnAbandon   func(Report) // gets the report of every request abandoned before its response was complete
 	AccessLog   *slog.Logger // gets one line per request
+	OnDone      func(Report) // gets the report of every request
 
 	Requests atomic.Uint64
 	InFlight atomic.Int64

@@ -35,7 +35,7 @@ func (c *Conn) Attach(r *Request) (skip bool) {
 		c.owed = false
 		reason, at = c.reason, c.at
 	}
-	r.started.Store(true)
+	r.flags.Or(flagStarted)
 	r.next = c.active
 	if c.active != nil {
 		c.active.prev = r

@@ -27,11 +27,10 @@ type shell struct {
 
 func newShell(b *lifecycle.Books) *shell {
 	s := &shell{books: b}
-	s.lc.Begin(s)
+	s.lc.Begin(s, b)
 	return s
 }
 
-func (s *shell) Books() *lifecycle.Books { return s.books }
 func (s *shell) Cancel(cause error) {
 	if s.cause == nil {
 		s.cause = cause
@@ -69,8 +68,9 @@ func TestConnRequests(t *testing.T) {
 				if !errors.Is(s.cause, hangup.ErrClientGone) {
 					t.Errorf("running request's cause %v, want ErrClientGone", s.cause)
 				}
-				if e := s.lc.Finish(&c); e.Phase != lifecycle.PhaseHandler || !e.Silent {
-					t.Errorf("running request ended %+v, want phase handler, silent", e)
+				s.lc.Finish(&c)
+				if d, _ := s.lc.Departure(); d.Phase != lifecycle.PhaseHandler || !s.lc.Silent() {
+					t.Errorf("running request ended %+v (silent %v), want phase handler, silent", d, s.lc.Silent())
 				}
 			} else {
 				c.Depart(lifecycle.ReasonClosed, time.Now(), tc.halfOnly)
@@ -83,9 +83,9 @@ func TestConnRequests(t *testing.T) {
 				if run := !c.Attach(&s.lc); run != want {
 					t.Errorf("request %d after the departure: runs %v, want %v", i, run, want)
 				}
-				e := s.lc.Finish(&c)
-				if e.Phase != tc.wantPhase[i] || e.Reason != lifecycle.ReasonClosed {
-					t.Errorf("request %d: departure %+v, want phase %v, reason closed", i, e.Departure, tc.wantPhase[i])
+				s.lc.Finish(&c)
+				if d, _ := s.lc.Departure(); d.Phase != tc.wantPhase[i] || d.Reason != lifecycle.ReasonClosed {
+					t.Errorf("request %d: departure %+v, want phase %v, reason closed", i, d, tc.wantPhase[i])
 				}
 			}
 			if n := b.InFlight.Load(); n != 0 {
@@ -108,7 +108,8 @@ func TestMustFinish(t *testing.T) {
 		{"over-limit", 0, hangup.ErrDetachLimit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := lifecycle.Books{DetachLimit: tc.limit}
+			var reported []lifecycle.Report
+			b := lifecycle.Books{DetachLimit: tc.limit, OnAbandon: func(rep lifecycle.Report) { reported = append(reported, rep) }}
 			s := newShell(&b)
 			s.lc.Start()
 			if !s.lc.SetMustFinish(time.Hour) {
@@ -123,8 +124,12 @@ func TestMustFinish(t *testing.T) {
 			if s.lc.SetMustFinish(time.Hour) {
 				t.Error("SetMustFinish accepted a request whose client left")
 			}
-			if e := s.lc.Finish(nil); !e.MustFinish {
-				t.Error("Finish forgot the policy")
+			if !s.lc.Finish(nil) || !s.lc.Reports() {
+				t.Fatal("Finish forgot the departure")
+			}
+			s.lc.Report(lifecycle.Report{}, time.Now())
+			if len(reported) != 1 || !reported[0].MustFinish {
+				t.Errorf("reported %+v, want one report with MustFinish", reported)
 			}
 			select {
 			case <-b.DetachDone():

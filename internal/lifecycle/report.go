@@ -23,6 +23,7 @@ type Report struct {
 	Status           int // 0 if none was written
 	MustFinish       bool
 	ResponseComplete bool
+	Context          context.Context // the request's context, as the shell made it
 }
 
 // statusClientClosed is hangup.StatusClientClosedRequest, nginx's 499.

@@ -11,13 +11,11 @@ import (
 // A Shell is the server's side of a request: the shell embeds the Request
 // and implements these.
 type Shell interface {
-	// Books returns the counters and policy of the request's Guard.
-	Books() *Books
 	// Cancel cancels the request's context with cause, unless it already
 	// was cancelled.
 	Cancel(cause error)
-	// Phase says what a request whose handler started is doing
-	// (PhaseBeforeHandler while it waits in a line); r's lock is held.
+	// Phase says what a request whose handler started, and that does not
+	// wait in a line (EnterLine), is doing; r's lock is held.
 	Phase() Phase
 	// Woken runs, r's lock held, once Gone's channel is closed.
 	Woken()
@@ -35,9 +33,10 @@ type Shell interface {
 // both.
 type Request struct {
 	shell      Shell
+	books      *Books
 	prev, next *Request // the Conn's active list, guarded by its mu
 
-	// The fields below are guarded by mu, but for started. The departure
+	// The fields below are guarded by mu, but for flags. The departure
 	// is held flat, so that the flags share its padding.
 	mu          sync.Mutex
 	at          time.Time // when the client went
@@ -45,27 +44,41 @@ type Request struct {
 	reason      Reason        // ReasonNone while the client is there
 	finished    bool          // the handler returned
 	detached    bool          // holds a detach slot
-	started     atomic.Bool   // the handler is called (set by Start, or by Conn.Attach under its mu)
+	flags       atomic.Uint32 // flagStarted (set by Start, or by Conn.Attach under its mu), flagInLine
 	goneCh      chan struct{} // made on demand by Gone
 	mustFinish  time.Duration // MustFinish's deadline; 0 means cancel at once
 	detachTimer *time.Timer
 	route       string // set by SetRoute
 }
 
-// Begin counts the request in its shell's Books and ties r to the shell.
-func (r *Request) Begin(s Shell) {
-	r.shell = s
-	b := s.Books()
+// Begin counts the request in b, the counters and policy of its Guard, and
+// ties r to its shell s.
+func (r *Request) Begin(s Shell, b *Books) {
+	r.shell, r.books = s, b
 	b.Requests.Add(1)
 	b.InFlight.Add(1)
 }
+
+// The bits of Request.flags.
+const (
+	flagStarted uint32 = 1 << iota // the handler is called
+	flagInLine                     // the handler waits in a line (EnterLine)
+)
 
 // Shell returns the shell Begin tied r to.
 func (r *Request) Shell() Shell { return r.shell }
 
 // Start records that the handler of a request that no Conn tracks is
 // called.
-func (r *Request) Start() { r.started.Store(true) }
+func (r *Request) Start() { r.flags.Or(flagStarted) }
+
+// EnterLine marks r as waiting in a line (hangup.Admission's) until
+// LeaveLine: a departure meanwhile is in PhaseBeforeHandler, since the work
+// it waits to do has not started.
+func (r *Request) EnterLine() { r.flags.Or(flagInLine) }
+
+// LeaveLine ends what EnterLine began.
+func (r *Request) LeaveLine() { r.flags.And(^flagInLine) }
 
 // Lock and Unlock lock r's mutex, which the shell's own fields may share.
 func (r *Request) Lock()   { r.mu.Lock() }
@@ -99,11 +112,11 @@ func (r *Request) ClientGone(reason Reason, at time.Time) {
 		return
 	}
 	phase := PhaseBeforeHandler
-	if r.started.Load() {
+	if f := r.flags.Load(); f&flagStarted != 0 && f&flagInLine == 0 {
 		phase = r.shell.Phase()
 	}
 	r.at, r.phase, r.reason = at, phase, reason
-	b := r.shell.Books()
+	b := r.books
 	b.Gone[phase].Add(1)
 	cause := Core.GoneError(r.departureLocked())
 	err := cause
@@ -176,64 +189,62 @@ func (r *Request) SetRoute(route string) {
 	r.mu.Unlock()
 }
 
-// Ended is what Finish knew of a request.
-type Ended struct {
-	Departure
-	MustFinish bool
-	Route      string // what SetRoute said
-	// Silent: the client left and the handler answered nothing
-	// (Shell.Answered); the shell sends no response.
-	Silent bool
-}
-
 // Finish ends r once its handler returned (or panicked): it takes r off c
 // (nil when no Conn tracks it), gives back its detach slot, cancels its
-// context with context.Canceled and counts it out. Once r is off c and
-// finished, no departure can land on it any more, so what Finish returns
-// cannot change after the shell acts on it.
-func (r *Request) Finish(c *Conn) Ended {
+// context with context.Canceled and counts it out, and reports whether the
+// client had left. Once r is off c and finished, no departure can land on it
+// any more: what Silent, Reports and Report read of the departure cannot
+// change after Finish, and needs no lock.
+func (r *Request) Finish(c *Conn) (gone bool) {
 	if c != nil {
 		c.Detach(r)
 	}
 	r.mu.Lock()
 	r.finished = true
-	e := Ended{Departure: r.departureLocked(), MustFinish: r.mustFinish > 0, Route: r.route}
+	gone = r.reason != ReasonNone
 	detached := r.detached
 	r.detached = false
 	if r.detachTimer != nil {
 		r.detachTimer.Stop()
 	}
 	r.mu.Unlock()
-	e.Silent = e.Gone() && !r.shell.Answered()
-	b := r.shell.Books()
 	if detached {
-		b.releaseDetach()
+		r.books.releaseDetach()
 	}
 	r.shell.Cancel(context.Canceled)
-	b.InFlight.Add(-1)
-	return e
+	r.books.InFlight.Add(-1)
+	return gone
 }
 
-// Reports reports whether Report wants a report for e: its client left, or
-// there is an access log.
-func (r *Request) Reports(e Ended) bool {
-	return e.Gone() || r.shell.Books().AccessLog != nil
+// Silent reports, after Finish, whether the client left and the handler
+// answered nothing (Shell.Answered): the shell sends no response.
+func (r *Request) Silent() bool { return r.reason != ReasonNone && !r.shell.Answered() }
+
+// Reports reports, after Finish, whether Report wants a report: the client
+// left, or there is an access log or an OnDone hook.
+func (r *Request) Reports() bool {
+	return r.reason != ReasonNone || r.books.AccessLog != nil || r.books.OnDone != nil
 }
 
 // Report completes rep, which the shell filled in with what its server
 // knows (method, path, proto, remote address, start, bytes and status), with
-// what Finish returned and the end time, and hands it to OnAbandon when the
-// client left before the response was complete, and to the access log.
-func (r *Request) Report(e Ended, rep Report, end time.Time) {
-	b := r.shell.Books()
-	rep.Departure = e.Departure
-	rep.MustFinish = e.MustFinish
-	if e.Route != "" {
-		rep.Route = e.Route
+// the departure, the route SetRoute named and the end time, and hands it to
+// OnAbandon when the client left before the response was complete, to the
+// access log, and to OnDone. It runs after Finish.
+func (r *Request) Report(rep Report, end time.Time) {
+	b := r.books
+	// A goroutine the handler left behind may still call SetRoute or
+	// SetMustFinish: those two are read under the lock.
+	r.mu.Lock()
+	rep.Departure = r.departureLocked()
+	rep.MustFinish = r.mustFinish > 0
+	if r.route != "" {
+		rep.Route = r.route
 	}
+	r.mu.Unlock()
 	rep.Elapsed = end.Sub(rep.Start)
-	if e.Gone() {
-		rep.StoppedAfter = max(end.Sub(e.At), 0)
+	if rep.Departure.Gone() {
+		rep.StoppedAfter = max(end.Sub(rep.Departure.At), 0)
 		rep.ResponseComplete = r.shell.Complete()
 		if b.OnAbandon != nil && !rep.ResponseComplete {
 			b.OnAbandon(rep)
@@ -241,5 +252,8 @@ func (r *Request) Report(e Ended, rep Report, end time.Time) {
 	}
 	if b.AccessLog != nil {
 		rep.log(b.AccessLog)
+	}
+	if b.OnDone != nil {
+		b.OnDone(rep)
 	}
 }

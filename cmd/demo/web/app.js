@@ -1,5 +1,6 @@
-// The demo page: three ways for a browser to abandon a request, and the
-// server's live log of what happened to the work behind them.
+// The demo page: four ways for a browser to abandon requests, the server's
+// live log of what happened to the work behind them, and its charts (see
+// charts.js).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -94,6 +95,10 @@ function line(r, t, text, cls) {
 function onEvent(e) {
   if (e.kind === "hello") {
     applyInfo(e.info);
+    charts.setBounds(e.info.after_gone_bounds);
+  }
+  if (e.stats) {
+    charts.update(e.time, e.stats);
     return;
   }
   if (!e.id) return;
@@ -236,5 +241,40 @@ async function upload(auth) {
 $("upload-start").addEventListener("click", () => upload(true));
 $("upload-noauth").addEventListener("click", () => upload(false));
 $("upload-abort").addEventListener("click", () => uploadCtl && uploadCtl.abort());
+
+// ---- test 4: mash reload ---------------------------------------------------
+
+// The seed's scenario: a user who waits a little, gives up and reloads,
+// again and again. Each request is aborted after the patience, then the
+// next one starts.
+$("mash-start").addEventListener("click", async () => {
+  const clamp = (v, lo, hi, def) => Math.max(lo, Math.min(hi, Number(v) || def));
+  const n = clamp($("mash-n").value, 1, 200, 20);
+  const patience = clamp($("mash-patience").value, 10, 60000, 300);
+  const status = $("mash-status");
+  $("mash-start").disabled = true;
+  status.dataset.state = "running";
+  let abandoned = 0, answered = 0, failed = 0;
+  for (let i = 1; i <= n; i++) {
+    status.textContent = "request " + i + " of " + n + ": /slow?" + params() + ", abandoned after " + patience + " ms";
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), patience);
+    try {
+      const resp = await fetch("/slow?" + params(), { signal: ctl.signal, cache: "no-store" });
+      await resp.text();
+      answered++;
+    } catch (err) {
+      if (err.name === "AbortError") abandoned++;
+      else failed++;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  status.textContent = "done: " + n + " requests, " + abandoned + " abandoned after " + patience + " ms" +
+    (answered ? ", " + answered + " answered in time" : "") + (failed ? ", " + failed + " failed" : "") +
+    " — watch the charts below the log";
+  Object.assign(status.dataset, { state: "done", abandoned, answered, failed });
+  $("mash-start").disabled = false;
+});
 
 updateLink();
