@@ -6,6 +6,7 @@ require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/golangci/plugin-module-register v0.1.2
 	github.com/hangup-dev/hangup v0.0.0-00010101000000-000000000000
 	github.com/hangup-dev/hangup/promhangup v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0

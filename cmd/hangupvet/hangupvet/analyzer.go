@@ -7,12 +7,15 @@
 // follows the calls it makes inside the package, and reports each place on
 // the way where work stops listening to the request: fresh root contexts,
 // database/sql and net/http calls without a context, time.Sleep, blocking
-// channel operations and selects without a ctx.Done() case, and
-// context.WithoutCancel. Each report carries the call path from the handler
+// channel operations and selects without a ctx.Done() case,
+// context.WithoutCancel, and a *gin.Context handed on as a context.Context
+// (gin never cancels it by default). Each report carries the call path from the handler
 // and, where the change is mechanical, a suggested fix.
 //
 // Functions that break the chain carry a fact, so a handler in another
-// package that calls them gets a report at the call site.
+// package that calls them gets a report at the call site; an
+// implementation of an interface the handlers call, wired up by a package
+// that imports both (main), gets one where it is wired.
 //
 // Code that must finish on purpose is marked with a //hangup:detached
 // comment, either on the line before a statement or at the end of its line,
@@ -36,11 +39,12 @@ hangupvet follows the calls made by HTTP handlers (net/http, chi, Echo, Gin,
 Fiber v3) and reports work that ignores the request's context: fresh
 context.Background()/TODO() roots, database/sql and net/http calls without a
 context, time.Sleep, blocking channel operations and selects without a
-ctx.Done() case, and context.WithoutCancel. Mark code that must finish on
-purpose with a //hangup:detached comment.`,
+ctx.Done() case, context.WithoutCancel, and a *gin.Context handed on as a
+context.Context (gin never cancels it by default). Mark code that must
+finish on purpose with a //hangup:detached comment.`,
 	URL:        "https://pkg.go.dev/github.com/hangup-dev/hangup/cmd/hangupvet/hangupvet",
 	Run:        run,
-	FactTypes:  []analysis.Fact{(*breaksChain)(nil)},
+	FactTypes:  []analysis.Fact{(*breaksChain)(nil), (*wiredCalls)(nil)},
 	ResultType: resultType,
 }
 
@@ -54,11 +58,15 @@ func run(pass *analysis.Pass) (any, error) {
 	}
 	g := newGraph(pass)
 	g.build()
+	var wired []Finding
 	if !g.dep {
-		g.addDynamicEdges(g.buildSSA())
+		src := g.buildSSA()
+		g.addDynamicEdges(src)
+		wired = g.checkWiring(src)
 	}
-	findings := g.report()
+	findings := append(g.report(), wired...)
 	g.exportFacts()
+	g.exportWiredCalls()
 	return findings, nil
 }
 

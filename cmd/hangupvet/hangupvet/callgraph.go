@@ -55,6 +55,15 @@ type graph struct {
 	// implementations caches, per interface method, the methods of the
 	// package's and its imports' types that implement it.
 	implementations map[*types.Func][]*types.Func
+	// ifaceCalls are the calls through the module's interfaces, for the
+	// packages that wire implementations up (wiring.go).
+	ifaceCalls []ifaceCall
+}
+
+// ifaceCall is a call of interface method method in caller.
+type ifaceCall struct {
+	caller *fnode
+	method *types.Func
 }
 
 func newGraph(pass *analysis.Pass) *graph {

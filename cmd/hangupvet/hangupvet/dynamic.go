@@ -60,8 +60,12 @@ func (g *graph) addDynamicEdges(src []*ssa.Function) {
 				}
 				call := g.calls[cc.Pos()]
 				if cc.IsInvoke() {
-					for _, m := range g.implementing(cc.Method) {
+					ms := g.implementing(cc.Method)
+					for _, m := range ms {
 						g.addCallee(n, call, m, nil)
+					}
+					if g.ownInterface(cc.Method) != nil {
+						g.ifaceCalls = append(g.ifaceCalls, ifaceCall{n, cc.Method})
 					}
 					continue
 				}
@@ -145,8 +149,7 @@ func (g *graph) implementing(im *types.Func) []*types.Func {
 		return ms
 	}
 	var ms []*types.Func
-	iface, _ := im.Signature().Recv().Type().Underlying().(*types.Interface)
-	if iface != nil && im.Pkg() != nil && (im.Pkg() == g.pass.Pkg || g.sameModule(im.Pkg())) {
+	if iface := g.ownInterface(im); iface != nil {
 		scopes := []*types.Scope{g.pass.Pkg.Scope()}
 		for _, p := range g.pass.Pkg.Imports() {
 			if g.sameModule(p) {
@@ -178,6 +181,16 @@ func (g *graph) implementing(im *types.Func) []*types.Func {
 	}
 	g.implementations[im] = ms
 	return ms
+}
+
+// ownInterface returns the interface that declares im when it is one of
+// the module's, else nil.
+func (g *graph) ownInterface(im *types.Func) *types.Interface {
+	iface, _ := im.Signature().Recv().Type().Underlying().(*types.Interface)
+	if iface == nil || im.Pkg() == nil || im.Pkg() != g.pass.Pkg && !g.sameModule(im.Pkg()) {
+		return nil
+	}
+	return iface
 }
 
 // calleesAt returns the callees of site in cg.

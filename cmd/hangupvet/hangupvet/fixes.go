@@ -56,13 +56,13 @@ func (g *graph) doneText(n *fnode, pos token.Pos) string {
 	return "ctx.Done()"
 }
 
-// replaceFix replaces the whole of call with expr, as context.Background()
+// replaceFix replaces the whole of x with expr, as context.Background()
 // with r.Context().
-func replaceFix(message string, call *ast.CallExpr, expr string) *analysis.SuggestedFix {
+func replaceFix(message string, x ast.Expr, expr string) *analysis.SuggestedFix {
 	return &analysis.SuggestedFix{
 		Message: message,
 		TextEdits: []analysis.TextEdit{{
-			Pos: call.Pos(), End: call.End(), NewText: []byte(expr),
+			Pos: x.Pos(), End: x.End(), NewText: []byte(expr),
 		}},
 	}
 }

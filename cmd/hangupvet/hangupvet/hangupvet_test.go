@@ -32,14 +32,18 @@ var (
 	// fixPackages also have a .golden file beside each source file: the
 	// source with every suggested fix applied.
 	fixPackages = []string{
-		"example.com/apis",      // every row of the table of context-less APIs
-		"example.com/contexts",  // context.Background/TODO/WithoutCancel, pgx
-		"example.com/sqlcalls",  // database/sql and ...Context siblings (sqlx)
-		"example.com/httpcalls", // http.Get and friends, http.NewRequest
-		"example.com/scope",     // which context expression a fix writes, and when there is none
+		"example.com/apis",       // every row of the table of context-less APIs
+		"example.com/contexts",   // context.Background/TODO/WithoutCancel, pgx
+		"example.com/sqlcalls",   // database/sql and ...Context siblings (sqlx)
+		"example.com/httpcalls",  // http.Get and friends, http.NewRequest
+		"example.com/scope",      // which context expression a fix writes, and when there is none
+		"example.com/gincontext", // a *gin.Context handed on as a context.Context
 	}
 	// factPackages: app calls into mid and store, mid into store.
 	factPackages = []string{"example.com/store", "example.com/mid", "example.com/app"}
+	// wiringPackages: app hands a store.DB to login, whose handlers call it
+	// through an interface; login does not import store.
+	wiringPackages = []string{"example.com/wiring/login", "example.com/wiring/store", "example.com/wiring/app"}
 )
 
 func TestRules(t *testing.T) {
@@ -55,6 +59,13 @@ func TestSuggestedFixes(t *testing.T) {
 // them, and that the facts say where.
 func TestFacts(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), Analyzer, factPackages...)
+}
+
+// TestWiring checks that an implementation wired up outside the handler's
+// package is reported where it is wired, when a method a handler calls
+// breaks the chain.
+func TestWiring(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), Analyzer, wiringPackages...)
 }
 
 // TestAPITable checks that every row of contextless has a call in

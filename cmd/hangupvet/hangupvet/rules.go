@@ -26,6 +26,7 @@ const (
 	ruleWithoutCancel             // context.WithoutCancel
 	ruleCallsBreaker              // a call to another package's function that breaks the chain
 	ruleDropped                   // any of the above where the function was handed a context and lost it
+	ruleGinContext                // a *gin.Context handed on as a context.Context
 )
 
 var ruleNames = [...]string{
@@ -38,6 +39,7 @@ var ruleNames = [...]string{
 	ruleWithoutCancel: "without-cancel",
 	ruleCallsBreaker:  "calls-breaker",
 	ruleDropped:       "dropped-context",
+	ruleGinContext:    "gin-context",
 }
 
 func (r rule) String() string { return ruleNames[r] }
@@ -116,6 +118,7 @@ func (g *graph) scan(n *fnode) {
 			g.noteChannels(names, x.Values)
 		case *ast.CallExpr:
 			g.calls[x.Lparen] = x
+			g.checkGinContext(n, x)
 			g.checkCall(n, x, stack)
 		case *ast.SelectStmt:
 			g.checkSelect(n, x, comms)
@@ -239,6 +242,50 @@ func (g *graph) checkCall(n *fnode, call *ast.CallExpr, stack []ast.Node) {
 	}
 	if fn.Pkg() != g.pass.Pkg {
 		g.checkBreaker(n, call, fn)
+	}
+}
+
+// checkGinContext reports each *gin.Context that call hands on where a
+// context.Context is expected. Gin's Context implements context.Context,
+// but its Done and Err are nil unless the engine sets ContextWithFallback,
+// which is off by default (gin v1.8.1 added it; v1.12 still defaults to
+// off): a query or an outgoing request handed the *gin.Context itself is
+// never cancelled, whatever its client does. Its request's context is. An
+// engine that does set ContextWithFallback makes these findings false;
+// one pass cannot see the engine, which main usually builds.
+func (g *graph) checkGinContext(n *fnode, call *ast.CallExpr) {
+	info := g.pass.TypesInfo
+	if tv, ok := info.Types[call.Fun]; !ok || tv.IsType() {
+		return // a conversion
+	}
+	sig, ok := info.TypeOf(call.Fun).Underlying().(*types.Signature)
+	if !ok || call.Ellipsis.IsValid() {
+		return
+	}
+	params := sig.Params()
+	for i, arg := range call.Args {
+		if !isPointerTo(info.TypeOf(arg), ginPath, "Context") {
+			continue
+		}
+		var param types.Type
+		switch {
+		case i < params.Len()-1 || i < params.Len() && !sig.Variadic():
+			param = params.At(i).Type()
+		case sig.Variadic():
+			param = params.At(params.Len() - 1).Type().(*types.Slice).Elem()
+		}
+		if !isContext(param) {
+			continue
+		}
+		c := types.ExprString(arg)
+		use := requestContextOf(c, info.TypeOf(arg))
+		g.add(n, &finding{
+			pos: arg.Pos(), end: arg.End(), rule: ruleGinContext,
+			what:   c + " is a *gin.Context",
+			why:    "as a context.Context it is never cancelled unless the engine sets ContextWithFallback, so what it is handed to keeps running after the client leaves",
+			advice: "use " + use,
+			fix:    replaceFix("Use "+use, arg, use),
+		})
 	}
 }
 

@@ -1,4 +1,4 @@
-// Package dynamic checks calls through interfaces and function values,
+// Package dynamic checks calls through interfaces and function values, // want package:`wiredCalls: example\.com/dynamic\.Repo\.Find from dynamic\.Handler\.get; example\.com/dynamic\.Notifier\.Notify from dynamic\.notify; example\.com/dynamic\.Store\.Load from dynamic\.api\.load}`
 // which hangupvet resolves on the package's SSA form.
 package dynamic
 

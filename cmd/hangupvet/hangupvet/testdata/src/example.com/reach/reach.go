@@ -1,4 +1,4 @@
-// Package reach checks the call paths hangupvet follows from a handler.
+// Package reach checks the call paths hangupvet follows from a handler. // want package:`wiredCalls: example\.com/reach\.saver\.save from reach\.viaInterface}`
 package reach
 
 import (
