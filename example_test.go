@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -143,4 +144,50 @@ func ExampleAdmission_TryAcquire() {
 	// second waits for a slot
 	// third works
 	// 1 queued
+}
+
+// spanKey stands for a tracing library's context key (OpenTelemetry's
+// trace.SpanFromContext reads its own).
+type spanKey struct{}
+
+// WithTraceID gives the access log the trace id of the span that a tracing
+// middleware wrapped around the Guard put in the request's context.
+func ExampleWithTraceID() {
+	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			switch a.Key {
+			case "time", "duration", "remote":
+				return slog.Attr{} // left out, for a steady Output
+			}
+			return a
+		},
+	}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	hangup.Install(srv.Config,
+		hangup.WithAccessLog(log),
+		hangup.WithTraceID(func(ctx context.Context) string {
+			id, _ := ctx.Value(spanKey{}).(string)
+			return id
+		}))
+	guarded := srv.Config.Handler
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The tracing middleware, outside the Guard: otelhttp.NewHandler.
+		ctx := context.WithValue(r.Context(), spanKey{}, "4bf92f3577b34da6a3ce929d0e0e4736")
+		guarded.ServeHTTP(w, r.WithContext(ctx))
+	})
+	srv.Start()
+	defer srv.Close()
+
+	req, _ := http.NewRequest("GET", srv.URL+"/orders", nil)
+	req.Header.Set("User-Agent", "example/1.0")
+	req.Header.Set("X-Request-Id", "req-42")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		panic(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	// Output: level=INFO msg=request method=GET path=/orders proto=HTTP/1.1 status=200 bytes_in=0 bytes_out=2 user_agent=example/1.0 request_id=req-42 trace_id=4bf92f3577b34da6a3ce929d0e0e4736
 }

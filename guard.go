@@ -79,6 +79,7 @@ func New(opts ...Option) *Guard {
 	g.books.OnAbandon = hookOf(g.cfg.onAbandon)
 	g.books.OnDone = hookOf(g.cfg.onDone)
 	g.books.AccessLog = g.cfg.accessLog
+	g.books.TraceID = g.cfg.traceID
 	return g
 }
 

@@ -1,6 +1,7 @@
 package hangup
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -15,6 +16,7 @@ type config struct {
 	onAbandon      func(Report)
 	onDone         func(Report) // see OnDone (ondone.go)
 	accessLog      *slog.Logger
+	traceID        func(context.Context) string
 	detachLimit    int
 }
 
@@ -100,8 +102,42 @@ func OnAbandon(f func(Report)) Option {
 // WithAccessLog logs one line per request to l, with status 499 (nginx's
 // "client closed request") for requests whose client went away before the
 // handler returned.
+//
+// Besides the request line, the status, the byte counts and the duration, a
+// line says, when the request has them: user_agent and referer (the
+// headers as sent, which l's handler quotes and escapes: slog's Text and
+// JSON handlers never let a value split or forge a line), request_id (the
+// X-Request-Id header as the request carries it when its handler returns,
+// so a middleware inside the Guard that sets one is heard; logged only when
+// it is 1 to 128 letters, digits or "-_.:+/=@", and left out otherwise),
+// and trace_id (see WithTraceID).
 func WithAccessLog(l *slog.Logger) Option {
 	return func(c *config) { c.accessLog = l }
+}
+
+// WithTraceID sets how the access log finds a request's trace id: f is
+// called once per logged request, after its handler returned, with the
+// request's context, and returns the id to log ("" for none). Without it the
+// access log takes the trace id of a W3C traceparent header whose sampled
+// flag is set: the trace the caller recorded, which a server span joins,
+// but not the id of a trace the server starts itself.
+//
+// The context f gets carries the values of the request's context as the
+// Guard received it, not those that handlers inside the Guard added: a
+// tracing middleware whose span f reads must wrap the Guard (with Install,
+// wrap srv.Handler after Install wrapped it). For OpenTelemetry, f is
+//
+//	func(ctx context.Context) string {
+//		if sc := trace.SpanFromContext(ctx).SpanContext(); sc.IsSampled() {
+//			return sc.TraceID().String()
+//		}
+//		return ""
+//	}
+//
+// f runs on the request's goroutine and should be quick; it is not called
+// without an access log.
+func WithTraceID(f func(ctx context.Context) string) Option {
+	return func(c *config) { c.traceID = f }
 }
 
 // WithDetachLimit caps how many MustFinish requests may keep running after

@@ -306,7 +306,7 @@ func (st *request) finish(stop func() bool) (silent bool) {
 		st.stopDeadline()
 	}
 	if st.lc.Reports() {
-		st.lc.Report(lifecycle.Report{
+		rep := lifecycle.Report{
 			Method:     st.req.Method,
 			Path:       st.req.URL.Path,
 			Route:      st.req.Pattern,
@@ -317,7 +317,17 @@ func (st *request) finish(stop func() bool) (silent bool) {
 			BytesOut:   st.bytesOut.Load(),
 			Status:     int(st.status.Load()),
 			Context:    &st.ctx,
-		}, now())
+		}
+		// AccessFields asks by canonical name, as net/http stores them: no
+		// need for Header.Get's canonicalization.
+		h := st.req.Header
+		st.g.books.AccessFields(&rep, func(name string) string {
+			if v := h[name]; len(v) > 0 {
+				return v[0]
+			}
+			return ""
+		})
+		st.lc.Report(rep, now())
 	}
 	return st.lc.Silent()
 }

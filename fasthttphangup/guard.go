@@ -70,6 +70,7 @@ type config struct {
 	onAbandon   func(hangup.Report)
 	onDone      func(hangup.Report)
 	accessLog   *slog.Logger
+	traceID     func(context.Context) string
 	detachLimit int
 }
 
@@ -107,9 +108,17 @@ func OnDone(f func(hangup.Report)) Option {
 
 // WithAccessLog logs one line per request to l, with the fields of
 // hangup.WithAccessLog: status 499 for a request whose client went away
-// before its handler returned.
+// before its handler returned, and user_agent, referer, request_id and
+// trace_id when the request has them.
 func WithAccessLog(l *slog.Logger) Option {
 	return func(c *config) { c.accessLog = l }
+}
+
+// WithTraceID is hangup.WithTraceID: f gives the access log the trace id of
+// a request from its context (Context(fctx)), after its handler returned;
+// without it, the trace id of a sampled W3C traceparent header is logged.
+func WithTraceID(f func(ctx context.Context) string) Option {
+	return func(c *config) { c.traceID = f }
 }
 
 // WithDetachLimit caps how many MustFinish requests may keep running after
@@ -131,6 +140,7 @@ func New(opts ...Option) *Guard {
 	g.books.AccessLog = g.cfg.accessLog
 	g.books.OnAbandon = hookOf(g.cfg.onAbandon)
 	g.books.OnDone = hookOf(g.cfg.onDone)
+	g.books.TraceID = g.cfg.traceID
 	return g
 }
 

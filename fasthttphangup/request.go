@@ -232,5 +232,8 @@ func (st *request) report() lifecycle.Report {
 	if !fctx.Response.IsBodyStream() {
 		rep.BytesOut = int64(len(fctx.Response.Body()))
 	}
+	st.g.books.AccessFields(&rep, func(name string) string {
+		return string(fctx.Request.Header.Peek(name))
+	})
 	return rep
 }

@@ -184,6 +184,7 @@ func (c *coalescer) serve(w http.ResponseWriter, r *http.Request, key string, re
 	rec.up.Store(f.rec.up.Load())
 	upstreamStatus, upstreamErr := f.rec.snapshot()
 	rec.setUpstreamStatus(upstreamStatus)
+	rec.setUpstreamTimes(f.rec.upstreamTimes())
 	if upstreamErr != nil {
 		rec.setErr(upstreamErr)
 	}
@@ -278,6 +279,7 @@ func (f *flight) run(r *http.Request) {
 		return
 	}
 	defer p.ups.done(f.rec, release)
+	f.rec.upstreamBegins()
 	p.rp.ServeHTTP(bw, req)
 }
 

@@ -73,6 +73,10 @@ func (u *recordingUpstream) through(t testing.TB, p *Proxy, raw, head string) (s
 	u.mu.Lock()
 	if u.got != nil {
 		s.upMethod, s.upURI, s.upHost, s.upHeader = u.got.Method, u.got.RequestURI, u.got.Host, u.got.Header
+		if v := s.upHeader["X-Request-Id"]; len(v) == 1 && !strings.Contains(raw, v[0]) {
+			// Made for the request (requestid.go): each proxy makes its own.
+			s.upHeader["X-Request-Id"] = []string{"(made)"}
+		}
 	}
 	u.mu.Unlock()
 	res := w.Result()

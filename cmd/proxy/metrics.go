@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/hangup-dev/hangup"
 	"github.com/hangup-dev/hangup/promhangup"
@@ -36,6 +37,29 @@ import (
 //
 // The queue's are read from the admission line's Stats at each scrape, so
 // that the line keeps its one count of each.
+//
+// Where the time goes (histograms, in seconds, buckets from 25µs to 5m:
+// durationBuckets):
+//
+//	hangup_proxy_request_duration_seconds{class}  client requests, from their start to their access line
+//	                                              (the linger left out), by the class of the status
+//	                                              logged: 1xx to 5xx (499, a client that left, is 4xx),
+//	                                              or "other"
+//	hangup_proxy_upstream_header_seconds          upstream requests, from leaving the queue to the answer's head
+//	hangup_proxy_upstream_duration_seconds        upstream requests, from leaving the queue to the answer's end
+//	                                              or the failure (retries included)
+//	hangup_proxy_queue_wait_seconds               requests that waited in the admission line, until they left it
+//	                                              with a slot or without one (not those turned away at once)
+//
+// and the answers, counted by status (a counter; the codes the proxy itself
+// gives, each alone, every other code by its class, so that the series stay
+// a fixed few):
+//
+//	hangup_proxy_responses_total{code}  code: 400, 408, 413, 431, 499, 502, 503, 504, 1xx to 5xx, other
+//
+// Coalesced requests count once each in the request histogram and the
+// responses, and their shared upstream request once in the upstream ones;
+// requests net/http refused (rejected.go) count in the responses only.
 const (
 	outcomeCompleted = "completed"
 	outcomeCancelled = "cancelled"
@@ -64,6 +88,14 @@ type metrics struct {
 	reloads    map[bool]prometheus.Counter // by success
 	reloadsVec *prometheus.CounterVec
 	lastReload prometheus.Gauge
+
+	duration       *prometheus.HistogramVec
+	byClass        [len(classLabels)]prometheus.Observer // resolved once, as byOutcome
+	upstreamHead   prometheus.Histogram
+	upstreamTotal  prometheus.Histogram
+	queueWait      prometheus.Histogram
+	responses      *prometheus.CounterVec
+	responsesByLbl [len(codeLabels)]prometheus.Counter
 }
 
 // reloaded counts a reload that succeeded (ok) or not.
@@ -131,6 +163,7 @@ func newMetrics(line *hangup.Admission) *metrics {
 		Name: "hangup_proxy_config_last_reload_success_timestamp_seconds",
 		Help: "When the last reload that took effect did, in seconds since the epoch; 0: none yet.",
 	})
+	m.newTimeMetrics()
 	return m
 }
 
@@ -161,6 +194,11 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.ejections
 	m.reloadsVec.Describe(ch)
 	m.lastReload.Describe(ch)
+	m.duration.Describe(ch)
+	m.upstreamHead.Describe(ch)
+	m.upstreamTotal.Describe(ch)
+	m.queueWait.Describe(ch)
+	m.responses.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -191,6 +229,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.reloadsVec.Collect(ch)
 	m.lastReload.Collect(ch)
+	m.duration.Collect(ch)
+	m.upstreamHead.Collect(ch)
+	m.upstreamTotal.Collect(ch)
+	m.queueWait.Collect(ch)
+	m.responses.Collect(ch)
 }
 
 // Collector returns the proxy's own metrics (hangup_proxy_*), to register
@@ -227,3 +270,109 @@ func (p *Proxy) AdminHandler(g *hangup.Guard) http.Handler {
 	})
 	return mux
 }
+
+// durationBuckets are the bounds, in seconds, of the proxy's histograms:
+// from 25µs (an answer from a cache or a refusal, on loopback) through the
+// milliseconds of ordinary answers to the minutes of reports, exports and
+// long polls, in steps of 2 to 2.5 so that a percentile read off them is
+// within a factor of 2.5; 5m is past every default timeout (the linger's
+// 30s, ReadHeaderTimeout, IdleTimeout's 2m), so that +Inf holds only the
+// streams that outlive them all.
+var durationBuckets = []float64{
+	25e-6, 50e-6, 100e-6, 250e-6, 500e-6,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	1, 2.5, 5, 10, 30, 60, 120, 300,
+}
+
+// classLabels are the values of hangup_proxy_request_duration_seconds'
+// class; statusClass indexes them.
+var classLabels = [...]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func statusClass(status int) int {
+	if status < 100 || status > 599 {
+		return 0
+	}
+	return status / 100
+}
+
+// codeLabels are the values of hangup_proxy_responses_total's code: the
+// codes the proxy gives by itself (errors.go, bodylimit.go, rejected.go),
+// then the classes (at len(proxyCodes)+statusClass).
+var codeLabels = [...]string{
+	"400", "408", "413", "431", "499", "502", "503", "504",
+	"other", "1xx", "2xx", "3xx", "4xx", "5xx",
+}
+
+var proxyCodes = [...]int{400, 408, 413, 431, 499, 502, 503, 504}
+
+func codeIndex(status int) int {
+	for i, c := range proxyCodes {
+		if c == status {
+			return i
+		}
+	}
+	return len(proxyCodes) + statusClass(status)
+}
+
+func (m *metrics) newTimeMetrics() {
+	hist := func(name, help string) prometheus.Histogram {
+		return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: durationBuckets})
+	}
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hangup_proxy_request_duration_seconds",
+		Help:    "Time from a client request's start to its access log line (lingering left out), by the class of the status logged (499, a client that left, is 4xx).",
+		Buckets: durationBuckets,
+	}, []string{"class"})
+	for i, c := range classLabels {
+		m.byClass[i] = m.duration.WithLabelValues(c)
+	}
+	m.upstreamHead = hist("hangup_proxy_upstream_header_seconds",
+		"Time from an upstream request leaving the admission queue to the head of its answer.")
+	m.upstreamTotal = hist("hangup_proxy_upstream_duration_seconds",
+		"Time from an upstream request leaving the admission queue to the end of its answer, or its failure, retries included.")
+	m.queueWait = hist("hangup_proxy_queue_wait_seconds",
+		"Time requests waited in the admission queue, until they got a slot or left the line without one.")
+	m.responses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hangup_proxy_responses_total",
+		Help: "Client requests by the status logged: 400, 408, 413, 431, 499, 502, 503 and 504 each alone (the codes the proxy gives itself), any other by its class (1xx to 5xx, or other).",
+	}, []string{"code"})
+	for i, c := range codeLabels {
+		m.responsesByLbl[i] = m.responses.WithLabelValues(c)
+	}
+}
+
+// served counts a client request whose access line says status, after d.
+func (m *metrics) served(status int, d time.Duration) {
+	m.byClass[statusClass(status)].Observe(d.Seconds())
+	m.responsesByLbl[codeIndex(status)].Inc()
+}
+
+// refused counts a request net/http refused with status (rejected.go).
+func (m *metrics) refused(status int) { m.responsesByLbl[codeIndex(status)].Inc() }
+
+// headIn records that the answer to rec's upstream request came (nil: a
+// request without a record, which is timed by nobody).
+func (m *metrics) headIn(rec *record, code int) {
+	if rec == nil {
+		return
+	}
+	rec.setUpstreamStatus(code)
+	if d, ok := rec.headIn(); ok {
+		m.upstreamHead.Observe(d.Seconds())
+	}
+}
+
+// upstreamEnded counts an upstream request to b that ended with outcome,
+// and records it in rec, if not nil, with the time it took.
+func (m *metrics) upstreamEnded(b *backend, rec *record, outcome string) {
+	m.upstreamDone(b, outcome)
+	if rec == nil {
+		return
+	}
+	if d, ok := rec.ended(outcome); ok {
+		m.upstreamTotal.Observe(d.Seconds())
+	}
+}
+
+// waited records a wait of d in the admission line.
+func (m *metrics) waited(d time.Duration) { m.queueWait.Observe(d.Seconds()) }

@@ -406,7 +406,7 @@ func (cfg *Config) setDefaults() {
 
 // ServeHTTP proxies r to the upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &record{start: time.Now(), http1: r.ProtoMajor == 1}
+	rec := &record{start: time.Now(), http1: r.ProtoMajor == 1, requestID: requestID(r)}
 	if rec.http1 {
 		handled(r) // not net/http's refusal (rejected.go)
 	}
@@ -475,6 +475,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rec *record) {
 		p.answerError(w, rec, err)
 		return
 	}
+	rec.upstreamBegins()
 	released := false
 	release := func() {
 		if !released {

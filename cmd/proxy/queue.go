@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hangup-dev/hangup"
 )
@@ -39,6 +40,11 @@ func (p *Proxy) admit(ctx context.Context) (release func(), queued bool, err err
 	if release, ok := p.line.TryAcquire(); ok {
 		return release, false, nil
 	}
+	start := time.Now()
 	release, err = p.line.Wait(ctx)
-	return release, !errors.Is(err, hangup.ErrQueueFull), err
+	queued = !errors.Is(err, hangup.ErrQueueFull)
+	if queued {
+		p.m.waited(time.Since(start))
+	}
+	return release, queued, err
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,6 +49,21 @@ func (h *harness) metric(t *testing.T, series string) float64 {
 	return 0
 }
 
+// leaveInLine sends /first, which takes the one upstream slot of h and is
+// held by u, then /leaver, whose client leaves once it waits in line; it
+// returns /first's connection and /leaver's access line.
+func leaveInLine(t *testing.T, h *harness, u *upstream) (first net.Conn, line map[string]any) {
+	t.Helper()
+	first = dial(t, h.addr)
+	write(t, first, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+	u.waitHit()
+	leaver := dial(t, h.addr)
+	write(t, leaver, "GET /leaver HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitQueued(t, h, 1)
+	closeFIN(leaver)
+	return first, h.logs.waitFor(t, "for the queued client that left", func(l map[string]any) bool { return l["uri"] == "/leaver" })
+}
+
 // TestQueueClientLeaves: with one upstream slot, a queued client that
 // leaves is taken out of the line at once and never reaches the upstream;
 // its work never started, so it is counted and logged in phase
@@ -56,15 +72,7 @@ func TestQueueClientLeaves(t *testing.T) {
 	u := newUpstream(t, nil)
 	h := startProxy(t, Config{Upstream: u.url, MaxInflight: 1, Queue: 2})
 
-	first := dial(t, h.addr)
-	write(t, first, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
-	u.waitHit()
-
-	leaver := dial(t, h.addr)
-	write(t, leaver, "GET /leaver HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitQueued(t, h, 1)
-	closeFIN(leaver)
-	line := h.logs.waitFor(t, "for the queued client that left", func(l map[string]any) bool { return l["uri"] == "/leaver" })
+	first, line := leaveInLine(t, h, u)
 	if line["status"] != 499.0 || line["queued"] != true || line["gone_phase"] != hangup.PhaseBeforeHandler.String() || line["gone_reason"] != hangup.ReasonClosed.String() {
 		t.Errorf("access log line = %v, want status 499, queued, gone_phase before_handler, gone_reason closed", line)
 	}

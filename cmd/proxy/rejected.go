@@ -189,6 +189,7 @@ func refusalReason(b []byte, status int) string {
 // method, URI or host (it may have had none), the peer, the status, and
 // net/http's reason as the error.
 func (p *Proxy) logRejected(remote string, status int, reason string) {
+	p.m.refused(status)
 	now := time.Now()
 	fields := func(s fieldSink) {
 		s.str("method", "")

@@ -115,23 +115,14 @@ func (t *upstreamTransport) account(ctx context.Context, rec *record, b *backend
 	if err != nil {
 		err = failureCause(ctx, rec, err)
 		cancel(context.Canceled)
-		outcome := outcomeFor(err)
-		t.m.upstreamDone(b, outcome)
-		if rec != nil {
-			rec.setOutcome(outcome)
-		}
+		t.m.upstreamEnded(b, rec, outcomeFor(err))
 		return nil, err
 	}
-	if rec != nil {
-		rec.setUpstreamStatus(res.StatusCode)
-	}
+	t.m.headIn(rec, res.StatusCode)
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		// The body is the upgraded connection, an io.ReadWriteCloser that
 		// ReverseProxy takes over: it must stay one.
-		t.m.upstreamDone(b, outcomeCompleted)
-		if rec != nil {
-			rec.setOutcome(outcomeCompleted)
-		}
+		t.m.upstreamEnded(b, rec, outcomeCompleted)
 		if rwc, ok := res.Body.(io.ReadWriteCloser); ok {
 			res.Body = upgradedBody{rwc, cancel}
 			return res, nil
@@ -180,12 +171,7 @@ func (b *upstreamBody) Close() error {
 }
 
 func (b *upstreamBody) done(outcome string) {
-	b.once.Do(func() {
-		b.m.upstreamDone(b.b, outcome)
-		if b.rec != nil {
-			b.rec.setOutcome(outcome)
-		}
-	})
+	b.once.Do(func() { b.m.upstreamEnded(b.b, b.rec, outcome) })
 }
 
 // upgradedBody is the connection of a 101 Switching Protocols response; its

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,9 @@ type Books struct {
 	OnAbandon   func(Report) // gets the report of every request abandoned before its response was complete
 	AccessLog   *slog.Logger // gets one line per request
 	OnDone      func(Report) // gets the report of every request
+	// TraceID, if not nil, gives the access log a request's trace id from
+	// its context (see AccessFields).
+	TraceID func(ctx context.Context) string
 
 	Requests atomic.Uint64
 	InFlight atomic.Int64

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/hangup-dev/hangup/internal/logfields"
 )
 
 // Report is hangup.Report's value; see there for the fields.
@@ -24,13 +26,44 @@ type Report struct {
 	MustFinish       bool
 	ResponseComplete bool
 	Context          context.Context // the request's context, as the shell made it
+
+	// What the access log alone says (not in hangup.Report), filled in by
+	// Books.AccessFields.
+	UserAgent string
+	Referer   string
+	RequestID string
+	TraceID   string
+}
+
+// AccessFields fills in rep what the access log takes from the request's
+// headers, which get returns by canonical name (its first value, "" if
+// none): User-Agent, Referer, X-Request-Id when it is a sane id
+// (logfields.SaneRequestID), and the trace id: what b.TraceID says for
+// rep.Context (which the shell has set),
+// or without a TraceID hook the trace id of a sampled traceparent header
+// (logfields.TraceID). It does nothing when b has no access log.
+func (b *Books) AccessFields(rep *Report, get func(name string) string) {
+	if b.AccessLog == nil {
+		return
+	}
+	rep.UserAgent = get("User-Agent")
+	rep.Referer = get("Referer")
+	if id := get("X-Request-Id"); logfields.SaneRequestID(id) {
+		rep.RequestID = id
+	}
+	if b.TraceID != nil {
+		rep.TraceID = b.TraceID(rep.Context)
+	} else {
+		rep.TraceID = logfields.TraceID(get("Traceparent"))
+	}
 }
 
 // statusClientClosed is hangup.StatusClientClosedRequest, nginx's 499.
 const statusClientClosed = 499
 
 // log writes rep's access-log line to l: method, path, proto, remote,
-// status, bytes_in, bytes_out, duration and route (when known); for a client
+// status, bytes_in, bytes_out, duration, and when known route, user_agent,
+// referer, request_id and trace_id; for a client
 // that went away before its response was complete the status is 499, and
 // for any that went away handler_status, gone_phase, gone_reason and
 // stopped_after follow.
@@ -42,7 +75,7 @@ func (rep *Report) log(l *slog.Logger) {
 	if rep.Gone() && !rep.ResponseComplete {
 		status = statusClientClosed
 	}
-	attrs := make([]slog.Attr, 0, 13)
+	attrs := make([]slog.Attr, 0, 17)
 	attrs = append(attrs,
 		slog.String("method", rep.Method),
 		slog.String("path", rep.Path),
@@ -55,6 +88,16 @@ func (rep *Report) log(l *slog.Logger) {
 	)
 	if rep.Route != "" {
 		attrs = append(attrs, slog.String("route", rep.Route))
+	}
+	for _, f := range [...]struct{ key, v string }{
+		{"user_agent", rep.UserAgent},
+		{"referer", rep.Referer},
+		{"request_id", rep.RequestID},
+		{"trace_id", rep.TraceID},
+	} {
+		if f.v != "" {
+			attrs = append(attrs, slog.String(f.key, f.v))
+		}
 	}
 	if rep.Gone() {
 		attrs = append(attrs,
