@@ -3,6 +3,7 @@ package promhangup
 import (
 	"slices"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/hangup-dev/hangup"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +22,9 @@ import (
 // client left (Report.StoppedAfter). Its route label is the request's route
 // (the ServeMux pattern, or what hangup.SetRoute named): the first MaxRoutes
 // distinct routes get a label value each, and requests without a route, or
-// with a route past those, share the value "other", so that a route named
-// from the raw path cannot grow the series without bound.
+// with a route past those, or with one that is not valid UTF-8 (which
+// Prometheus refuses as a label value), share the value "other", so that a
+// route named from the raw path cannot grow the series without bound.
 //
 // hangup_request_duration_seconds{outcome} observes every request's time
 // from its start to its handler's return (Report.Elapsed); outcome is
@@ -104,9 +106,9 @@ func (h *Histograms) Observe(r hangup.Report) {
 }
 
 // route returns the work-after-gone observer of route, making it for the
-// first MaxRoutes distinct routes.
+// first MaxRoutes distinct routes that are valid UTF-8.
 func (h *Histograms) route(route string) prometheus.Observer {
-	if route == "" || route == otherRoute {
+	if route == "" || route == otherRoute || !utf8.ValidString(route) {
 		return h.other
 	}
 	h.mu.RLock()

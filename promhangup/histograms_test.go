@@ -146,6 +146,24 @@ func TestHistogramsRouteBound(t *testing.T) {
 	}
 }
 
+// TestHistogramsRouteNotUTF8: a route that is not valid UTF-8 (named from a
+// raw path) is counted as route="other", where Prometheus would panic on it
+// as a label value.
+func TestHistogramsRouteNotUTF8(t *testing.T) {
+	h := promhangup.NewHistograms()
+	h.Observe(abandoned("/files/\xff"))
+	for _, mf := range gather(t, h) {
+		if mf.GetName() != "hangup_work_after_gone_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if v := m.GetLabel()[0].GetValue(); v != "other" || m.GetHistogram().GetSampleCount() != 1 {
+				t.Errorf("route=%q counted %d, want route=\"other\" counted 1", v, m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+}
+
 func abandoned(route string) hangup.Report {
 	return hangup.Report{
 		Departure:    hangup.Departure{Phase: hangup.PhaseHandler, Reason: hangup.ReasonClosed},

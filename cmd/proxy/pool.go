@@ -110,7 +110,7 @@ func newPool(cfg *Config, fwd *forwarding, m *metrics, ups *pools, old *pool) *p
 	}
 	pl.retry = retryPolicy{idempotent: cfg.RetryIdempotent}
 	for _, u := range cfg.upstreams() {
-		b := newBackend(cfg, u, fwd, m, old)
+		b := newBackend(cfg, u, fwd, m, ups, old)
 		pl.direct = pl.direct && b.direct
 		pl.backends = append(pl.backends, b)
 	}
@@ -118,9 +118,9 @@ func newPool(cfg *Config, fwd *forwarding, m *metrics, ups *pools, old *pool) *p
 }
 
 // newBackend makes the backend of cfg for u, or returns old's if it has
-// the same settings. A new backend of a name that old has counts its
-// requests in flight with old's.
-func newBackend(cfg *Config, u *url.URL, fwd *forwarding, m *metrics, old *pool) *backend {
+// the same settings. A new backend of a name that old has, or that an
+// earlier reload retired, counts its requests in flight with that one's.
+func newBackend(cfg *Config, u *url.URL, fwd *forwarding, m *metrics, ups *pools, old *pool) *backend {
 	name := UpstreamName(u)
 	opt := cfg.UpstreamOptions[name]
 	tlsConf := cfg.UpstreamTLS
@@ -138,6 +138,8 @@ func newBackend(cfg *Config, u *url.URL, fwd *forwarding, m *metrics, old *pool)
 		if prev.settings.equal(&settings) {
 			return prev
 		}
+		inflight = prev.inflight
+	} else if prev := ups.retiredNamed(name); prev != nil {
 		inflight = prev.inflight
 	}
 	b := &backend{name: name, target: u, limit: limit, inflight: inflight, settings: settings}
@@ -590,6 +592,19 @@ func (pl *pool) slots() int {
 		n += b.limit
 	}
 	return n
+}
+
+// retiredNamed returns the backend named name that a reload retired, the
+// latest if several; nil if none.
+func (ups *pools) retiredNamed(name string) *backend {
+	ups.mu.Lock()
+	defer ups.mu.Unlock()
+	for i := len(ups.retired) - 1; i >= 0; i-- {
+		if b := ups.retired[i]; b.name == name {
+			return b
+		}
+	}
+	return nil
 }
 
 // named returns pl's backend named name; nil if none (or pl is nil).

@@ -340,3 +340,36 @@ func TestReloadChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadReaddedUpstreamLimit: upstream A, at its limit of one
+// with a request in flight, is taken out by a reload and put back by the
+// next. The request still at A counts against A's limit: a new request goes
+// to B, not to A beyond its max_inflight.
+func TestReloadReaddedUpstreamLimit(t *testing.T) {
+	a, b := newUpstream(t, nil), newUpstream(t, nil)
+	both := Config{Upstreams: []*url.URL{a.url, b.url}, MaxInflight: 1, Queue: 10, Balance: BalanceFirst}
+	h := startProxy(t, both)
+	c1 := dial(t, h.addr)
+	write(t, c1, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	if hit := a.waitHit(); hit.r.URL.Path != "/1" {
+		t.Fatalf("A got %s", hit.r.URL.Path)
+	}
+	if err := h.p.Reload(reloadTo(Config{Upstreams: []*url.URL{b.url}, MaxInflight: 1, Queue: 10, Balance: BalanceFirst})); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.Reload(reloadTo(both)); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dial(t, h.addr)
+	write(t, c2, "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case hit := <-a.arrived:
+		t.Errorf("A got %s while /1 holds its one slot (max_inflight 1)", hit.r.URL.Path)
+	case hit := <-b.arrived:
+		t.Logf("B got %s", hit.r.URL.Path)
+	}
+	close(a.release)
+	close(b.release)
+	readResponse(t, c1, "GET")
+	readResponse(t, c2, "GET")
+}
