@@ -161,6 +161,10 @@ func (b *backend) checkOnce(ctx context.Context) (failure string, ok bool) {
 // checked gives b the verdict of one health check: failure says why it
 // failed, "" that it passed.
 func (pl *pool) checked(b *backend, failure string) {
+	if pl.named(b.name) != b {
+		// A reload retired b while its check ran: no verdict, no log line.
+		return
+	}
 	h := &b.health
 	if failure == "" {
 		h.checkFails.Store(0)

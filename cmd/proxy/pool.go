@@ -304,7 +304,17 @@ func (p *Proxy) take(ctx context.Context, rec *record) (slot func(), queued bool
 	}
 	pl := p.pool()
 	pl.retry.requests.Add(1)
-	rec.up.Store(pl.pick(rec, nil, false))
+	b := pl.pick(rec, nil, false)
+	for now := p.pool(); now != pl; now = p.pool() {
+		// A reload swapped the pool while b was picked: b may be an
+		// upstream it removed, so pick again from the new one.
+		if b != nil {
+			unpick(rec, b)
+		}
+		pl = now
+		b = pl.pick(rec, nil, false)
+	}
+	rec.up.Store(b)
 	return slot, queued, nil
 }
 
