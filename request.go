@@ -321,11 +321,11 @@ func (st *request) finish(stop func() bool) (silent bool) {
 		// AccessFields asks by canonical name, as net/http stores them: no
 		// need for Header.Get's canonicalization.
 		h := st.req.Header
-		st.g.books.AccessFields(&rep, func(name string) string {
+		st.g.books.AccessFields(&rep, func(name string) (string, bool) {
 			if v := h[name]; len(v) > 0 {
-				return v[0]
+				return v[0], len(v) == 1
 			}
-			return ""
+			return "", false
 		})
 		st.lc.Report(rep, now())
 	}

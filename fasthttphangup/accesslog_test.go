@@ -32,6 +32,7 @@ func TestAccessLogFields(t *testing.T) {
 			return "not the request's context"
 		})}, headers, map[string]any{"trace_id": "hooked"}},
 		{"insane request id", nil, "X-Request-Id: a\"b\r\n", map[string]any{"request_id": nil, "user_agent": nil}},
+		{"two request ids", nil, "X-Request-Id: a\r\nX-Request-Id: b\r\n", map[string]any{"request_id": nil}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := adaptertest.NewLogs()

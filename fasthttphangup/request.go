@@ -232,8 +232,11 @@ func (st *request) report() lifecycle.Report {
 	if !fctx.Response.IsBodyStream() {
 		rep.BytesOut = int64(len(fctx.Response.Body()))
 	}
-	st.g.books.AccessFields(&rep, func(name string) string {
-		return string(fctx.Request.Header.Peek(name))
+	st.g.books.AccessFields(&rep, func(name string) (string, bool) {
+		if all := fctx.Request.Header.PeekAll(name); len(all) > 0 {
+			return string(all[0]), len(all) == 1
+		}
+		return "", false
 	})
 	return rep
 }

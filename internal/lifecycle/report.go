@@ -37,24 +37,25 @@ type Report struct {
 
 // AccessFields fills in rep what the access log takes from the request's
 // headers, which get returns by canonical name (its first value, "" if
-// none): User-Agent, Referer, X-Request-Id when it is a sane id
-// (logfields.SaneRequestID), and the trace id: what b.TraceID says for
+// none, and whether it was the only one): User-Agent, Referer, X-Request-Id
+// when it is a sane id given once (logfields.SaneRequestID; the proxy takes
+// the same ones), and the trace id: what b.TraceID says for
 // rep.Context (which the shell has set),
 // or without a TraceID hook the trace id of a sampled traceparent header
-// (logfields.TraceID). It does nothing when b has no access log.
-func (b *Books) AccessFields(rep *Report, get func(name string) string) {
+// given once (logfields.TraceID; W3C allows one). It does nothing when b has no access log.
+func (b *Books) AccessFields(rep *Report, get func(name string) (v string, only bool)) {
 	if b.AccessLog == nil {
 		return
 	}
-	rep.UserAgent = get("User-Agent")
-	rep.Referer = get("Referer")
-	if id := get("X-Request-Id"); logfields.SaneRequestID(id) {
+	rep.UserAgent, _ = get("User-Agent")
+	rep.Referer, _ = get("Referer")
+	if id, only := get("X-Request-Id"); only && logfields.SaneRequestID(id) {
 		rep.RequestID = id
 	}
 	if b.TraceID != nil {
 		rep.TraceID = b.TraceID(rep.Context)
-	} else {
-		rep.TraceID = logfields.TraceID(get("Traceparent"))
+	} else if tp, only := get("Traceparent"); only {
+		rep.TraceID = logfields.TraceID(tp)
 	}
 }
 

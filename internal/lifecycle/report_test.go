@@ -27,7 +27,7 @@ func TestAccessLineHostileValues(t *testing.T) {
 				s := newShell(b)
 				rep := lifecycle.Report{Method: "GET", Path: "/", Start: time.Now()}
 				headers := map[string]string{"User-Agent": tc.Value, "Referer": tc.Value, "X-Request-Id": tc.Value}
-				b.AccessFields(&rep, func(k string) string { return headers[k] })
+				b.AccessFields(&rep, func(k string) (string, bool) { v, ok := headers[k]; return v, ok })
 				s.lc.Finish(nil)
 				s.lc.Report(rep, time.Now())
 
@@ -37,5 +37,37 @@ func TestAccessLineHostileValues(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAccessLineRepeatedIDs: a request id or a traceparent given more than
+// once is no id (the proxy takes the same view: its request id must be
+// alone, and W3C allows one traceparent); a user agent is the first one.
+func TestAccessLineRepeatedIDs(t *testing.T) {
+	var buf bytes.Buffer
+	b := &lifecycle.Books{AccessLog: slog.New(slog.NewJSONHandler(&buf, nil))}
+	s := newShell(b)
+	rep := lifecycle.Report{Method: "GET", Path: "/", Start: time.Now()}
+	b.AccessFields(&rep, func(k string) (string, bool) {
+		switch k {
+		case "X-Request-Id":
+			return "req-1", false
+		case "Traceparent":
+			return "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false
+		case "User-Agent":
+			return "curl/8", false
+		}
+		return "", false
+	})
+	s.lc.Finish(nil)
+	s.lc.Report(rep, time.Now())
+	line := buf.String()
+	for _, field := range []string{`"request_id"`, `"trace_id"`} {
+		if bytes.Contains([]byte(line), []byte(field)) {
+			t.Errorf("logged %s from a header given twice: %s", field, line)
+		}
+	}
+	if !bytes.Contains([]byte(line), []byte(`"user_agent":"curl/8"`)) {
+		t.Errorf("user agent missing: %s", line)
 	}
 }
