@@ -183,28 +183,31 @@ func (m *metrics) upstreamDone(b *backend, outcome string) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	m.upstream.Describe(ch)
-	m.coalesced.Describe(ch)
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
 	ch <- m.depth
 	ch <- m.queued
 	ch <- m.dropped
-	m.perUpstream.Describe(ch)
 	ch <- m.inflight
 	ch <- m.healthy
 	ch <- m.ejections
-	m.reloadsVec.Describe(ch)
-	m.lastReload.Describe(ch)
-	m.duration.Describe(ch)
-	m.upstreamHead.Describe(ch)
-	m.upstreamTotal.Describe(ch)
-	m.queueWait.Describe(ch)
-	m.responses.Describe(ch)
+}
+
+// collectors are the metrics m keeps in collectors of their own, which
+// Describe and Collect hand on; the rest are read at scrape (Collect).
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		m.upstream, m.coalesced, m.perUpstream, m.reloadsVec, m.lastReload,
+		m.duration, m.upstreamHead, m.upstreamTotal, m.queueWait, m.responses,
+	}
 }
 
 // Collect implements prometheus.Collector.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	m.upstream.Collect(ch)
-	m.coalesced.Collect(ch)
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
 	var st hangup.AdmissionStats
 	if m.line != nil {
 		st = m.line.Stats()
@@ -217,7 +220,6 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}{{"full", st.Full}, {"timeout", st.TimedOut}, {"client_gone", st.Left}} {
 		ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(d.n), d.reason)
 	}
-	m.perUpstream.Collect(ch)
 	for _, b := range m.ups.cur.Load().backends {
 		healthy := 1.0
 		if b.health.down.Load() {
@@ -227,13 +229,6 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.healthy, prometheus.GaugeValue, healthy, b.name)
 		ch <- prometheus.MustNewConstMetric(m.ejections, prometheus.CounterValue, float64(b.health.ejected.Load()), b.name)
 	}
-	m.reloadsVec.Collect(ch)
-	m.lastReload.Collect(ch)
-	m.duration.Collect(ch)
-	m.upstreamHead.Collect(ch)
-	m.upstreamTotal.Collect(ch)
-	m.queueWait.Collect(ch)
-	m.responses.Collect(ch)
 }
 
 // Collector returns the proxy's own metrics (hangup_proxy_*), to register
